@@ -1,0 +1,106 @@
+package dev.lethe.cli;
+
+import dev.lethe.cache.KvCaches;
+import dev.lethe.engine.generate.FinishReason;
+import dev.lethe.engine.generate.Generation;
+import dev.lethe.engine.generate.TokenListener;
+import dev.lethe.engine.model.Model;
+import dev.lethe.engine.model.Sequence;
+import dev.lethe.engine.sampler.Sampler;
+import dev.lethe.engine.sampler.SamplingParams;
+import dev.lethe.engine.tokenizer.ChatFormat;
+import dev.lethe.engine.tokenizer.ChatMessage;
+import dev.lethe.engine.tokenizer.Tokenizer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/** {@code lethe generate}: streams a completion of a prompt to stdout, and its speed to stderr. */
+final class GenerateCommand {
+    static final String USAGE = """
+            usage: lethe generate [--model FILE] --prompt TEXT [--max-tokens N] [--temperature T]
+                                  [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]...
+                                  [--chat [--system TEXT]]
+              --model FILE      GGUF model (default: $LETHE_MODEL, else ../shared/models/stories260K.gguf)
+              --prompt TEXT     the prompt (with --chat: the user's message)
+              --max-tokens N    most tokens to generate (default 256)
+              --temperature T   0 = greedy (default 0.8)
+              --top-p P         nucleus sampling (default 0.95; 1 = off)
+              --top-k K         keep the K likeliest tokens (default 0 = off)
+              --min-p P         drop tokens below P x the likeliest one's probability (default 0 = off)
+              --seed S          random seed (default: from the clock)
+              --stop TEXT       stop when the text appears (repeatable; the stop text is not printed)
+              --chat            format the prompt with the model's chat template
+              --system TEXT     system message for --chat
+            """;
+
+    private GenerateCommand() {}
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        Options o = Options.parse(args, 1,
+                Set.of("model", "prompt", "max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop", "system"),
+                Set.of("chat"));
+        if (!o.has("prompt")) throw new UsageException("--prompt is required\n" + USAGE);
+        SamplingParams params = new SamplingParams(
+                o.getFloat("temperature", 0.8f),
+                o.getInt("top-k", 0),
+                o.getFloat("top-p", 0.95f),
+                o.getFloat("min-p", 0f),
+                o.getLong("seed", System.nanoTime()),
+                o.getInt("max-tokens", 256),
+                o.all("stop"));
+        Path modelPath = o.has("model") ? Path.of(o.get("model", null)) : DefaultModel.path();
+        try (Model model = Model.load(modelPath)) {
+            Tokenizer tokenizer = model.tokenizer();
+            String promptText = o.get("prompt", "");
+            int[] prompt;
+            if (o.has("chat")) {
+                ChatFormat chat = ChatFormat.fromGguf(model.gguf(), tokenizer).orElseThrow(() -> new UsageException(
+                        "--chat: the model " + modelPath.getFileName() + " has no chat template"));
+                List<ChatMessage> messages = new ArrayList<>();
+                if (o.has("system")) messages.add(new ChatMessage("system", o.get("system", "")));
+                messages.add(new ChatMessage("user", promptText));
+                prompt = chat.render(messages);
+            } else {
+                prompt = tokenizer.encode(promptText, true, false);
+                out.print(promptText);
+            }
+            int context = model.config().contextLength();
+            if (prompt.length >= context) {
+                throw new UsageException("the prompt is " + prompt.length + " tokens long, but the model's context length is " + context);
+            }
+            try (Sequence sequence = model.newSequence(KvCaches.full(model.kvLayout()))) {
+                Generation generation = new Generation(sequence, tokenizer, new Sampler(params));
+                generation.prefill(prompt);
+                TokenListener printer = new TokenListener() {
+                    @Override
+                    public void onToken(int seq, int tokenId, String text) {
+                        out.print(text);
+                        out.flush();
+                    }
+
+                    @Override
+                    public void onFinish(FinishReason reason, String trailingText) {
+                        out.println(trailingText);
+                        out.flush();
+                    }
+                };
+                while (generation.step(printer)) {
+                    // each step streams its token through the printer
+                }
+                err.printf(Locale.ROOT, "prompt: %d tokens, %.1f tok/s | decode: %d tokens, %.1f tok/s | finish: %s%n",
+                        generation.promptTokens(), perSecond(generation.promptTokens(), generation.prefillNanos()),
+                        generation.generatedCount(), perSecond(generation.generatedCount(), generation.decodeNanos()),
+                        generation.finishReason().name().toLowerCase(Locale.ROOT));
+            }
+        }
+        return 0;
+    }
+
+    private static double perSecond(int tokens, long nanos) {
+        return nanos == 0 ? 0 : tokens * 1e9 / nanos;
+    }
+}

@@ -1,0 +1,119 @@
+package dev.lethe.engine.generate;
+
+import dev.lethe.engine.model.Sequence;
+import dev.lethe.engine.sampler.Sampler;
+import dev.lethe.engine.sampler.SamplingParams;
+import dev.lethe.engine.tokenizer.Tokenizer;
+import dev.lethe.engine.tokenizer.Utf8StreamDecoder;
+import java.util.Arrays;
+
+/**
+ * One generation, advanced a token at a time so that a scheduler can interleave many of them: prefill the
+ * prompt, then {@link #step} until it returns false. Tokens, text and timings are kept for the result.
+ */
+public final class Generation {
+    private final Sequence sequence;
+    private final Tokenizer tokenizer;
+    private final Sampler sampler;
+    private final SamplingParams params;
+    private final Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
+    private final StopSequenceMatcher stops;
+    private final StringBuilder text = new StringBuilder();
+    private int[] generated = new int[64];
+    private int count;
+    private int promptTokens;
+    private float[] logits;
+    private FinishReason finishReason;
+    private long prefillNanos;
+    private long decodeNanos;
+
+    public Generation(Sequence sequence, Tokenizer tokenizer, Sampler sampler) {
+        this.sequence = sequence;
+        this.tokenizer = tokenizer;
+        this.sampler = sampler;
+        this.params = sampler.params();
+        this.stops = new StopSequenceMatcher(params.stop());
+    }
+
+    /** Feeds the prompt. */
+    public void prefill(int[] prompt) {
+        long t0 = System.nanoTime();
+        logits = sequence.prefill(prompt);
+        prefillNanos += System.nanoTime() - t0;
+        promptTokens += prompt.length;
+    }
+
+    /** Samples and emits the next token, then feeds it to the model. Returns false once the generation has ended. */
+    public boolean step(TokenListener listener) {
+        if (finishReason != null) return false;
+        if (logits == null) throw new IllegalStateException("prefill the prompt before generating");
+        long t0 = System.nanoTime();
+        int token = sampler.sample(logits);
+        if (tokenizer.isEndOfGeneration(token)) {
+            finish(FinishReason.STOP, listener);
+            decodeNanos += System.nanoTime() - t0;
+            return false;
+        }
+        if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
+        generated[count] = token;
+        String delta = stops.accept(utf8.push(tokenizer.tokenBytes(token)));
+        text.append(delta);
+        listener.onToken(count++, token, delta);
+        if (stops.stopped()) {
+            finish(FinishReason.STOP, listener);
+        } else if (count >= params.maxTokens() || sequence.position() >= sequence.model().config().contextLength()) {
+            finish(FinishReason.LENGTH, listener);
+        } else {
+            logits = sequence.forward(token);
+        }
+        decodeNanos += System.nanoTime() - t0;
+        return finishReason == null;
+    }
+
+    private void finish(FinishReason reason, TokenListener listener) {
+        finishReason = reason;
+        String trailing = reason == FinishReason.STOP && stops.stopped() ? "" : stops.accept(utf8.flush()) + stops.flush();
+        text.append(trailing);
+        listener.onFinish(reason, trailing);
+    }
+
+    public Sequence sequence() {
+        return sequence;
+    }
+
+    public Sampler sampler() {
+        return sampler;
+    }
+
+    public boolean finished() {
+        return finishReason != null;
+    }
+
+    public FinishReason finishReason() {
+        return finishReason;
+    }
+
+    public int[] generatedTokens() {
+        return Arrays.copyOf(generated, count);
+    }
+
+    public int generatedCount() {
+        return count;
+    }
+
+    public int promptTokens() {
+        return promptTokens;
+    }
+
+    public String text() {
+        return text.toString();
+    }
+
+    public long prefillNanos() {
+        return prefillNanos;
+    }
+
+    public long decodeNanos() {
+        return decodeNanos;
+    }
+}
