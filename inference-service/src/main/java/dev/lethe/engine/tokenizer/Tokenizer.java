@@ -33,4 +33,12 @@ public interface Tokenizer {
 
     /** The id of a special token given by its text, or -1 when the vocabulary has no such token. */
     int specialTokenId(String text);
+
+    /**
+     * True when {@link #encode} puts a space in front of the text (SentencePiece's "dummy prefix"), which
+     * {@link #decode} and {@link Detokenizer} then drop from the first token that carries text.
+     */
+    default boolean addsSpacePrefix() {
+        return false;
+    }
 }
