@@ -48,6 +48,14 @@ public interface KvCache extends AutoCloseable {
      */
     void observeAttention(int layer, float[] probabilities, int queries, int queryHeads);
 
+    /**
+     * Tells the cache how many tokens the prompt has, before the first {@link #endStep}. Optional: a cache whose
+     * policy depends on it (Lethe's initial threshold is prompt length + Δ) otherwise takes the number of
+     * positions appended in the first step, which is wrong when the prompt is prefilled in several chunks.
+     */
+    default void declarePromptLength(int tokens) {
+    }
+
     /** Ends a step: the policy may prune any layer here. */
     void endStep();
 
