@@ -58,15 +58,13 @@ final class GenerateCommand {
             String promptText = o.get("prompt", "");
             int[] prompt;
             if (o.has("chat")) {
-                ChatFormat chat = ChatFormat.fromGguf(model.gguf(), tokenizer).orElseThrow(() -> new UsageException(
-                        "--chat: the model " + modelPath.getFileName() + " has no chat template"));
+                ChatFormat chat = ChatFormat.require(model.gguf(), tokenizer);
                 List<ChatMessage> messages = new ArrayList<>();
                 if (o.has("system")) messages.add(new ChatMessage("system", o.get("system", "")));
                 messages.add(new ChatMessage("user", promptText));
                 prompt = chat.render(messages);
             } else {
                 prompt = tokenizer.encode(promptText, true, false);
-                out.print(promptText);
             }
             int context = model.config().contextLength();
             if (prompt.length >= context) {
@@ -74,7 +72,8 @@ final class GenerateCommand {
             }
             try (Sequence sequence = model.newSequence(KvCaches.full(model.kvLayout()))) {
                 Generation generation = new Generation(sequence, tokenizer, new Sampler(params));
-                generation.prefill(prompt);
+                String echoed = generation.prefill(prompt);
+                if (!o.has("chat")) out.print(echoed);
                 TokenListener printer = new TokenListener() {
                     @Override
                     public void onToken(int seq, int tokenId, String text) {

@@ -3,8 +3,8 @@ package dev.lethe.engine.generate;
 import dev.lethe.engine.model.Sequence;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
+import dev.lethe.engine.tokenizer.Detokenizer;
 import dev.lethe.engine.tokenizer.Tokenizer;
-import dev.lethe.engine.tokenizer.Utf8StreamDecoder;
 import java.util.Arrays;
 
 /**
@@ -16,7 +16,7 @@ public final class Generation {
     private final Tokenizer tokenizer;
     private final Sampler sampler;
     private final SamplingParams params;
-    private final Utf8StreamDecoder utf8 = new Utf8StreamDecoder();
+    private final Detokenizer detokenizer;
     private final StopSequenceMatcher stops;
     private final StringBuilder text = new StringBuilder();
     private int[] generated = new int[64];
@@ -33,14 +33,21 @@ public final class Generation {
         this.sampler = sampler;
         this.params = sampler.params();
         this.stops = new StopSequenceMatcher(params.stop());
+        this.detokenizer = new Detokenizer(tokenizer);
     }
 
-    /** Feeds the prompt. */
-    public void prefill(int[] prompt) {
+    /**
+     * Feeds the prompt. Returns the prompt's text as the detokenizer renders it (for echoing it before the
+     * generated text: it also tells the detokenizer whether the first generated token starts the text).
+     */
+    public String prefill(int[] prompt) {
         long t0 = System.nanoTime();
         logits = sequence.prefill(prompt);
         prefillNanos += System.nanoTime() - t0;
         promptTokens += prompt.length;
+        StringBuilder promptText = new StringBuilder();
+        for (int token : prompt) promptText.append(detokenizer.push(token));
+        return promptText.toString();
     }
 
     /** Samples and emits the next token, then feeds it to the model. Returns false once the generation has ended. */
@@ -56,7 +63,7 @@ public final class Generation {
         }
         if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
         generated[count] = token;
-        String delta = stops.accept(utf8.push(tokenizer.tokenBytes(token)));
+        String delta = stops.accept(detokenizer.push(token));
         text.append(delta);
         listener.onToken(count++, token, delta);
         if (stops.stopped()) {
@@ -72,7 +79,7 @@ public final class Generation {
 
     private void finish(FinishReason reason, TokenListener listener) {
         finishReason = reason;
-        String trailing = reason == FinishReason.STOP && stops.stopped() ? "" : stops.accept(utf8.flush()) + stops.flush();
+        String trailing = reason == FinishReason.STOP && stops.stopped() ? "" : stops.accept(detokenizer.flush()) + stops.flush();
         text.append(trailing);
         listener.onFinish(reason, trailing);
     }

@@ -33,7 +33,7 @@ final class StopSequenceMatcher {
         int keep = 0; // longest suffix of held that is a proper prefix of some stop sequence
         for (String s : stops) {
             for (int len = Math.min(s.length() - 1, held.length()); len > keep; len--) {
-                if (held.regionMatches(held.length() - len, s, 0, len)) {
+                if (held.substring(held.length() - len).equals(s.substring(0, len))) {
                     keep = len;
                     break;
                 }

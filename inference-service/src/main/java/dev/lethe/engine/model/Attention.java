@@ -109,7 +109,7 @@ final class Attention {
         int i = 0;
         for (; i < upper; i += SPECIES.length()) {
             FloatVector bv = FloatVector.fromMemorySegment(SPECIES, b, bByteOffset + (long) i * Float.BYTES, ByteOrder.nativeOrder());
-            bv.fma(p, FloatVector.fromArray(SPECIES, out, outOffset + i)).intoArray(out, outOffset + i);
+            bv.fma(FloatVector.broadcast(SPECIES, p), FloatVector.fromArray(SPECIES, out, outOffset + i)).intoArray(out, outOffset + i);
         }
         for (; i < n; i++) {
             out[outOffset + i] += p * b.get(ValueLayout.JAVA_FLOAT_UNALIGNED, bByteOffset + (long) i * Float.BYTES);
