@@ -85,7 +85,7 @@ class LetheCliTest {
         assertError(run("generate", "--model", model, "--prompt", "hi", "--max-tokens", "many"), "--max-tokens");
         assertError(run("generate", "--model", model, "--prompt", "hi", "--colour", "blue"), "unknown option --colour");
         assertError(run("generate", "--model", model), "--prompt is required");
-        assertError(run("generate", "--model", model, "--prompt", "once ".repeat(2000)), "context length is 512");
+        assertError(run("generate", "--model", model, "--prompt", "once ".repeat(2000)), "but the model's context length is");
         assertError(run("generate", "--model", model, "--prompt", "hi", "--chat"), "no chat template");
         assertError(run("frobnicate"), "unknown command");
     }
