@@ -1,6 +1,9 @@
 package dev.lethe.cli;
 
+import dev.lethe.cache.KvCacheStats;
 import dev.lethe.cache.KvCaches;
+import dev.lethe.cache.OffHeapKvCache;
+import dev.lethe.cache.policy.PolicySpec;
 import dev.lethe.engine.generate.FinishReason;
 import dev.lethe.engine.generate.Generation;
 import dev.lethe.engine.generate.TokenListener;
@@ -14,7 +17,9 @@ import dev.lethe.engine.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 
@@ -23,7 +28,7 @@ final class GenerateCommand {
     static final String USAGE = """
             usage: lethe generate [--model FILE] --prompt TEXT [--max-tokens N] [--temperature T]
                                   [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]...
-                                  [--chat [--system TEXT]]
+                                  [--chat [--system TEXT]] [--kv-policy NAME [policy parameters]]
               --model FILE      GGUF model (default: $LETHE_MODEL, else ../shared/models/stories260K.gguf)
               --prompt TEXT     the prompt (with --chat: the user's message)
               --max-tokens N    most tokens to generate (default 256)
@@ -35,14 +40,31 @@ final class GenerateCommand {
               --stop TEXT       stop when the text appears (repeatable; the stop text is not printed)
               --chat            format the prompt with the model's chat template
               --system TEXT     system message for --chat
+              --kv-policy NAME  KV-cache eviction: lethe (default), full, streamingllm, h2o, tova, snapkv,
+                                pyramidkv, rkv; the mean retained KV fraction is printed at the end
+            policy parameters (each policy takes those that apply to it; an inapplicable one is an error):
+              lethe:        --sparse-ratio T (400) --recent-ratio R (0.3) --delta N (256) --gamma G (0.95)
+                            --sinks N (4) --segments D (16) --token-cap N (0 = none)
+              fixed budget: --budget N (tokens per layer) or --budget-ratio F (of the full length)
+                            --sinks --window --recent-ratio --kernel --interval --beta (pyramidkv) --lambda (rkv)
             """;
+
+    /** Command-line names of policy parameters; each is passed to the policy under the same name. */
+    private static final Set<String> POLICY_PARAMETERS = Set.of("sparse-ratio", "recent-ratio", "delta", "gamma",
+            "sinks", "segments", "token-cap", "budget", "budget-ratio", "window", "kernel", "interval", "beta", "lambda");
 
     private GenerateCommand() {}
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        Options o = Options.parse(args, 1,
-                Set.of("model", "prompt", "max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop", "system"),
-                Set.of("chat"));
+        Set<String> valued = new java.util.HashSet<>(POLICY_PARAMETERS);
+        valued.addAll(Set.of("model", "prompt", "max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop",
+                "system", "kv-policy"));
+        Options o = Options.parse(args, 1, valued, Set.of("chat"));
+        Map<String, String> policyParameters = new LinkedHashMap<>();
+        for (String name : POLICY_PARAMETERS) {
+            if (o.has(name)) policyParameters.put(name, o.get(name, null));
+        }
+        PolicySpec policy = PolicySpec.of(o.get("kv-policy", "lethe"), policyParameters);
         if (!o.has("prompt")) throw new UsageException("--prompt is required\n" + USAGE);
         SamplingParams params = new SamplingParams(
                 o.getFloat("temperature", 0.8f),
@@ -70,7 +92,9 @@ final class GenerateCommand {
             if (prompt.length >= context) {
                 throw new UsageException("the prompt is " + prompt.length + " tokens long, but the model's context length is " + context);
             }
-            try (Sequence sequence = model.newSequence(KvCaches.full(model.kvLayout()))) {
+            OffHeapKvCache cache = KvCaches.create(model.kvLayout(), policy);
+            cache.declarePromptLength(prompt.length);
+            try (Sequence sequence = model.newSequence(cache)) {
                 Generation generation = new Generation(sequence, tokenizer, new Sampler(params));
                 String echoed = generation.prefill(prompt);
                 if (!o.has("chat")) out.print(echoed);
@@ -90,10 +114,13 @@ final class GenerateCommand {
                 while (generation.step(printer)) {
                     // each step streams its token through the printer
                 }
+                KvCacheStats stats = cache.stats();
                 err.printf(Locale.ROOT, "prompt: %d tokens, %.1f tok/s | decode: %d tokens, %.1f tok/s | finish: %s%n",
                         generation.promptTokens(), perSecond(generation.promptTokens(), generation.prefillNanos()),
                         generation.generatedCount(), perSecond(generation.generatedCount(), generation.decodeNanos()),
                         generation.finishReason().name().toLowerCase(Locale.ROOT));
+                err.printf(Locale.ROOT, "kv policy: %s | mean retained KV fraction: %.3f | pruning rounds: %d (deferred %d)%n",
+                        cache.policy().spec(), stats.meanRetainedFraction(), stats.totalRounds(), stats.totalDeferred());
             }
         }
         return 0;
