@@ -14,6 +14,7 @@ public final class LetheCli {
             usage: lethe <command> [options]
             commands:
               generate    stream a completion of a prompt (lethe generate --help)
+              bench-quality  perplexity and greedy agreement of each KV policy against the full cache
               bench-cpu   CPU decode speed against this machine's memory bandwidth
               help        this text
             """;
@@ -40,8 +41,12 @@ public final class LetheCli {
             }
             return switch (args[0]) {
                 case "generate" -> GenerateCommand.run(args, out, err);
+                case "bench-quality" -> BenchQualityCommand.run(args, out, err);
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
+        } catch (java.io.IOException e) {
+            err.println("lethe: " + e.getMessage());
+            return 1;
         } catch (UsageException e) {
             err.println("lethe: " + e.getMessage());
             return 2;
@@ -63,6 +68,7 @@ public final class LetheCli {
     private static String usageOf(String command) {
         return switch (command) {
             case "generate" -> GenerateCommand.USAGE;
+            case "bench-quality" -> BenchQualityCommand.USAGE;
             default -> USAGE;
         };
     }
