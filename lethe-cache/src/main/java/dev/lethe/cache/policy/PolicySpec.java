@@ -25,6 +25,11 @@ public record PolicySpec(String name, Map<String, String> parameters) {
         return new PolicySpec(name, parameters);
     }
 
+    /** The policy that never evicts. */
+    public static PolicySpec full() {
+        return new PolicySpec("full", java.util.Map.of());
+    }
+
     /** {@code of("h2o", "budget", "512", "recent-ratio", "0.5")}. */
     public static PolicySpec of(String name, String... keysAndValues) {
         if (keysAndValues.length % 2 != 0) {
