@@ -1,5 +1,7 @@
 package dev.lethe.engine.generate;
 
+import dev.lethe.cache.checkpoint.SamplerState;
+import dev.lethe.cache.checkpoint.SequenceState;
 import dev.lethe.engine.model.Sequence;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
@@ -10,19 +12,24 @@ import java.util.Arrays;
 /**
  * One generation, advanced a token at a time so that a scheduler can interleave many of them: prefill the
  * prompt, then {@link #step} until it returns false. Tokens, text and timings are kept for the result.
+ *
+ * <p>Between steps the KV cache holds every token but the newest one, the <em>pending</em> token (the last
+ * prompt token before the first step, then the last generated one). A step first feeds the pending token,
+ * then samples. So the state between steps is exactly the cache plus the token ids plus the sampler, which
+ * is what a checkpoint stores ({@link #snapshot}) and {@link #resume} continues from, token for token.
  */
 public final class Generation {
     private final Sequence sequence;
-    private final Tokenizer tokenizer;
     private final Sampler sampler;
     private final SamplingParams params;
     private final Detokenizer detokenizer;
     private final StopSequenceMatcher stops;
+    private final Tokenizer tokenizer;
     private final StringBuilder text = new StringBuilder();
+    private int[] prompt = new int[0];
     private int[] generated = new int[64];
     private int count;
-    private int promptTokens;
-    private float[] logits;
+    private int pendingToken = -1;
     private FinishReason finishReason;
     private long prefillNanos;
     private long decodeNanos;
@@ -37,41 +44,77 @@ public final class Generation {
     }
 
     /**
-     * Feeds the prompt. Returns the prompt's text as the detokenizer renders it (for echoing it before the
-     * generated text: it also tells the detokenizer whether the first generated token starts the text).
+     * Feeds the prompt (all but its last token, which the first step feeds). Returns the prompt's text as the
+     * detokenizer renders it (for echoing it before the generated text: it also tells the detokenizer whether
+     * the first generated token starts the text).
      */
-    public String prefill(int[] prompt) {
+    public String prefill(int[] promptTokens) {
+        if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (pendingToken >= 0 || count > 0) throw new IllegalStateException("this generation has already been prefilled");
         long t0 = System.nanoTime();
-        logits = sequence.prefill(prompt);
+        if (promptTokens.length > 1) sequence.prefill(Arrays.copyOf(promptTokens, promptTokens.length - 1));
         prefillNanos += System.nanoTime() - t0;
-        promptTokens += prompt.length;
+        prompt = promptTokens.clone();
+        pendingToken = promptTokens[promptTokens.length - 1];
         StringBuilder promptText = new StringBuilder();
-        for (int token : prompt) promptText.append(detokenizer.push(token));
+        for (int token : promptTokens) promptText.append(detokenizer.push(token));
         return promptText.toString();
     }
 
-    /** Samples and emits the next token, then feeds it to the model. Returns false once the generation has ended. */
+    /**
+     * Continues a generation from a checkpoint: {@code sequence} holds the restored cache (every token but the
+     * newest), {@code state} the token ids and sampler. Text already delivered is not delivered again.
+     */
+    public static Generation resume(Sequence sequence, Tokenizer tokenizer, SamplingParams params, SequenceState state) {
+        Generation g = new Generation(sequence, tokenizer, new Sampler(params, state.sampler().rngState()));
+        g.prompt = state.promptTokens();
+        int[] done = state.generatedTokens();
+        for (int token : g.prompt) g.detokenizer.push(token);
+        g.generated = Arrays.copyOf(done, Math.max(64, done.length * 2));
+        g.count = done.length;
+        for (int token : done) g.text.append(g.stops.accept(g.detokenizer.push(token)));
+        g.pendingToken = done.length > 0 ? done[done.length - 1] : g.prompt[g.prompt.length - 1];
+        int expectedPosition = g.prompt.length + done.length - 1;
+        if (sequence.position() != expectedPosition) {
+            throw new IllegalStateException("the restored sequence is at position " + sequence.position()
+                    + " but the checkpoint's tokens put it at " + expectedPosition);
+        }
+        return g;
+    }
+
+    /** The state a checkpoint stores with the cache; take it between steps. */
+    public SequenceState snapshot() {
+        if (finishReason != null) throw new IllegalStateException("the generation has finished");
+        return new SequenceState(prompt, generatedTokens(), count - 1, new SamplerState(params.temperature(),
+                params.topP(), params.topK(), params.minP(), params.seed(), sampler.rngState()));
+    }
+
+    /** Feeds the pending token, samples and emits the next one. Returns false once the generation has ended. */
     public boolean step(TokenListener listener) {
         if (finishReason != null) return false;
-        if (logits == null) throw new IllegalStateException("prefill the prompt before generating");
+        if (pendingToken < 0) throw new IllegalStateException("prefill the prompt before generating");
+        if (sequence.position() >= sequence.model().config().contextLength()) {
+            finish(FinishReason.LENGTH, listener);
+            return false;
+        }
         long t0 = System.nanoTime();
+        float[] logits = sequence.forward(pendingToken);
+        pendingToken = -1;
         int token = sampler.sample(logits);
         if (tokenizer.isEndOfGeneration(token)) {
             finish(FinishReason.STOP, listener);
-            decodeNanos += System.nanoTime() - t0;
-            return false;
-        }
-        if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
-        generated[count] = token;
-        String delta = stops.accept(detokenizer.push(token));
-        text.append(delta);
-        listener.onToken(count++, token, delta);
-        if (stops.stopped()) {
-            finish(FinishReason.STOP, listener);
-        } else if (count >= params.maxTokens() || sequence.position() >= sequence.model().config().contextLength()) {
-            finish(FinishReason.LENGTH, listener);
         } else {
-            logits = sequence.forward(token);
+            if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
+            generated[count] = token;
+            String delta = stops.accept(detokenizer.push(token));
+            text.append(delta);
+            listener.onToken(count++, token, delta);
+            pendingToken = token;
+            if (stops.stopped()) {
+                finish(FinishReason.STOP, listener);
+            } else if (count >= params.maxTokens()) {
+                finish(FinishReason.LENGTH, listener);
+            }
         }
         decodeNanos += System.nanoTime() - t0;
         return finishReason == null;
@@ -79,7 +122,7 @@ public final class Generation {
 
     private void finish(FinishReason reason, TokenListener listener) {
         finishReason = reason;
-        String trailing = reason == FinishReason.STOP && stops.stopped() ? "" : stops.accept(detokenizer.flush()) + stops.flush();
+        String trailing = stops.stopped() ? "" : stops.accept(detokenizer.flush()) + stops.flush();
         text.append(trailing);
         listener.onFinish(reason, trailing);
     }
@@ -100,6 +143,10 @@ public final class Generation {
         return finishReason;
     }
 
+    public int[] promptTokenIds() {
+        return prompt.clone();
+    }
+
     public int[] generatedTokens() {
         return Arrays.copyOf(generated, count);
     }
@@ -109,7 +156,7 @@ public final class Generation {
     }
 
     public int promptTokens() {
-        return promptTokens;
+        return prompt.length;
     }
 
     public String text() {
