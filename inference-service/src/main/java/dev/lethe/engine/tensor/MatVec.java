@@ -15,6 +15,11 @@ public final class MatVec {
 
     private MatVec() {}
 
+    /** Threads a large product runs on, the caller included: {@code -Dlethe.threads}, by default every processor. */
+    public static int threads() {
+        return WorkerPool.shared().threads();
+    }
+
     /** {@code out[b * rows + r] = sum_c W[r][c] * x[b * cols + c]} for each of {@code batch} input vectors. */
     public static void multiply(FloatTensor w, int rows, int cols, float[] x, float[] out, int batch) {
         if ((long) rows * cols > w.size() || (long) batch * cols > x.length || (long) batch * rows > out.length) {

@@ -60,27 +60,36 @@ public final class Q4_0Tensor extends FloatTensor {
     public float dot(long offset, float[] x, int xOffset, int n) {
         int blocks = n / BLOCK;
         long base = offset / BLOCK * BLOCK_BYTES;
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < blocks; b++, base += BLOCK_BYTES) {
-            int xi = xOffset + b * BLOCK;
-            FloatVector blockSum = FloatVector.zero(F);
-            for (int j = 0; j < BLOCK / 2; j += B.length()) {
-                ByteVector packed = ByteVector.fromMemorySegment(B, data, base + 2 + j, ByteOrder.LITTLE_ENDIAN);
-                ByteVector low = packed.and((byte) 0xF).sub((byte) 8);
-                ByteVector high = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF).sub((byte) 8);
-                for (int p = 0; p < PARTS; p++) {
-                    int lane = j + p * F.length();
-                    FloatVector wLow = (FloatVector) low.convertShape(VectorOperators.B2F, F, p);
-                    FloatVector wHigh = (FloatVector) high.convertShape(VectorOperators.B2F, F, p);
-                    blockSum = wLow.fma(FloatVector.fromArray(F, x, xi + lane), blockSum);
-                    blockSum = wHigh.fma(FloatVector.fromArray(F, x, xi + BLOCK / 2 + lane), blockSum);
-                }
-            }
-            float scale = Float.float16ToFloat(data.get(HALF, base));
-            acc = blockSum.fma(FloatVector.broadcast(F, scale), acc);
+        // Two accumulators, even and odd blocks, so consecutive blocks do not wait on each other's FMA.
+        FloatVector even = FloatVector.zero(F);
+        FloatVector odd = FloatVector.zero(F);
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, base += 2 * BLOCK_BYTES) {
+            even = block(base, x, xOffset + b * BLOCK, even);
+            odd = block(base + BLOCK_BYTES, x, xOffset + (b + 1) * BLOCK, odd);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        if (b < blocks) even = block(base, x, xOffset + b * BLOCK, even);
+        float sum = even.add(odd).reduceLanes(VectorOperators.ADD);
         for (int i = blocks * BLOCK; i < n; i++) sum += getFloat(offset + i) * x[xOffset + i];
         return sum;
+    }
+
+    /** {@code acc + scale * (the block at byte {@code base}) . x[xi ..]}, lane-wise: sums the quants first, scales once. */
+    private FloatVector block(long base, float[] x, int xi, FloatVector acc) {
+        FloatVector sum = FloatVector.zero(F);
+        for (int j = 0; j < BLOCK / 2; j += B.length()) {
+            ByteVector packed = ByteVector.fromMemorySegment(B, data, base + 2 + j, ByteOrder.LITTLE_ENDIAN);
+            ByteVector low = packed.and((byte) 0xF).sub((byte) 8);
+            ByteVector high = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF).sub((byte) 8);
+            for (int p = 0; p < PARTS; p++) {
+                int lane = j + p * F.length();
+                FloatVector wLow = (FloatVector) low.convertShape(VectorOperators.B2F, F, p);
+                FloatVector wHigh = (FloatVector) high.convertShape(VectorOperators.B2F, F, p);
+                sum = wLow.fma(FloatVector.fromArray(F, x, xi + lane), sum);
+                sum = wHigh.fma(FloatVector.fromArray(F, x, xi + BLOCK / 2 + lane), sum);
+            }
+        }
+        float scale = Float.float16ToFloat(data.get(HALF, base));
+        return sum.fma(FloatVector.broadcast(F, scale), acc);
     }
 }

@@ -52,23 +52,31 @@ public final class Q8_0Tensor extends FloatTensor {
     public float dot(long offset, float[] x, int xOffset, int n) {
         int blocks = n / BLOCK;
         long base = offset / BLOCK * BLOCK_BYTES;
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < blocks; b++, base += BLOCK_BYTES) {
-            int xi = xOffset + b * BLOCK;
-            // Sum q * x over the block first, then scale once: one multiply per block instead of per weight.
-            FloatVector blockSum = FloatVector.zero(F);
-            for (int j = 0; j < BLOCK; j += B.length()) {
-                ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + j, ByteOrder.LITTLE_ENDIAN);
-                for (int p = 0; p < PARTS; p++) {
-                    FloatVector w = (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
-                    blockSum = w.fma(FloatVector.fromArray(F, x, xi + j + p * F.length()), blockSum);
-                }
-            }
-            float scale = Float.float16ToFloat(data.get(HALF, base));
-            acc = blockSum.fma(FloatVector.broadcast(F, scale), acc);
+        // Two accumulators, even and odd blocks, so consecutive blocks do not wait on each other's FMA.
+        FloatVector even = FloatVector.zero(F);
+        FloatVector odd = FloatVector.zero(F);
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, base += 2 * BLOCK_BYTES) {
+            even = block(base, x, xOffset + b * BLOCK, even);
+            odd = block(base + BLOCK_BYTES, x, xOffset + (b + 1) * BLOCK, odd);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        if (b < blocks) even = block(base, x, xOffset + b * BLOCK, even);
+        float sum = even.add(odd).reduceLanes(VectorOperators.ADD);
         for (int i = blocks * BLOCK; i < n; i++) sum += getFloat(offset + i) * x[xOffset + i];
         return sum;
+    }
+
+    /** {@code acc + scale * (the block at byte {@code base}) . x[xi ..]}, lane-wise: sums the quants first, scales once. */
+    private FloatVector block(long base, float[] x, int xi, FloatVector acc) {
+        FloatVector sum = FloatVector.zero(F);
+        for (int j = 0; j < BLOCK; j += B.length()) {
+            ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + j, ByteOrder.LITTLE_ENDIAN);
+            for (int p = 0; p < PARTS; p++) {
+                FloatVector w = (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
+                sum = w.fma(FloatVector.fromArray(F, x, xi + j + p * F.length()), sum);
+            }
+        }
+        float scale = Float.float16ToFloat(data.get(HALF, base));
+        return sum.fma(FloatVector.broadcast(F, scale), acc);
     }
 }

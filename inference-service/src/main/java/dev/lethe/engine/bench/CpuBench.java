@@ -1,0 +1,187 @@
+package dev.lethe.engine.bench;
+
+import dev.lethe.engine.gguf.GgmlType;
+import dev.lethe.engine.gguf.GgufFile;
+import dev.lethe.engine.gguf.GgufReader;
+import dev.lethe.engine.gguf.GgufTensorInfo;
+import dev.lethe.engine.tensor.FloatTensor;
+import dev.lethe.engine.tensor.MatVec;
+import dev.lethe.engine.tensor.Tensors;
+import dev.lethe.engine.testing.ModelShape;
+import dev.lethe.engine.testing.RandomModels;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * {@code bench-cpu}: how close single-sequence decode on the CPU comes to the memory-bandwidth limit. For each
+ * weight type it makes (or reuses) a random model of TinyLlama-1.1B's shape, then measures side by side in one
+ * run: one pass of every weight matrix through {@link MatVec}, decode tokens/s through the engine's forward
+ * pass, and the machine's read bandwidth with the same number of threads. Decode reads every weight once per
+ * token, so weight bytes x tokens/s is the bandwidth it achieves; its ratio to the measured read bandwidth is
+ * the figure of merit.
+ *
+ * <p>Options: {@code --dir DIR} (model cache, default {@code bench/out}), {@code --types F32,F16,Q8_0},
+ * {@code --tokens N} (timed decode steps, default 16), {@code --layers N} (fewer layers for a quick run).
+ * Threads: {@code -Dlethe.threads=N}.
+ */
+public final class CpuBench {
+    private static final long SEED = 1;
+    private static final int MATVEC_PASSES = 3;
+    private static final int BANDWIDTH_RUNS = 5;
+    private static final int WARMUP_TOKENS = 2;
+
+    record Options(Path dir, List<GgmlType> types, int tokens, int layers) {}
+
+    record Row(GgmlType type, long weightBytes, double matvecGBs, double tokensPerSecond, double bandwidthGBs) {}
+
+    private CpuBench() {}
+
+    /** Without the engine's forward pass: the MatVec pass and bandwidth only. */
+    public static void main(String[] args) throws IOException {
+        run(args, null, System.out);
+    }
+
+    /** Runs the benchmark; {@code decoders} opens a model for decoding, or is null to skip the decode column. */
+    public static List<Row> run(String[] args, DecoderFactory decoders, PrintStream out) throws IOException {
+        Options o = parse(args);
+        Files.createDirectories(o.dir());
+        out.printf("bench-cpu: %d threads, %s vectors, models of TinyLlama-1.1B's shape%s in %s%n", MatVec.threads(),
+                jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, o.layers() == 22 ? "" : " with " + o.layers() + " layers", o.dir());
+        List<Row> rows = new ArrayList<>();
+        for (GgmlType type : o.types()) {
+            ModelShape full = ModelShape.llama1B(type, SEED);
+            ModelShape shape = new ModelShape(full.arch(), full.dim(), o.layers(), full.heads(), full.kvHeads(), full.ffn(),
+                    full.vocab(), full.context(), type, SEED, false);
+            Path model = ensureModel(shape, o.dir(), out);
+            rows.add(measure(model, type, decoders, o.tokens(), out));
+        }
+        printTable(rows, out);
+        return rows;
+    }
+
+    private static Options parse(String[] args) {
+        Path dir = Path.of("bench", "out");
+        List<GgmlType> types = List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q8_0);
+        int tokens = 16;
+        int layers = ModelShape.llama1B(GgmlType.F32, SEED).layers();
+        for (int i = 0; i < args.length; i++) {
+            String value = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--dir" -> dir = Path.of(required(args[i], value));
+                case "--types" -> {
+                    types = new ArrayList<>();
+                    for (String t : required(args[i], value).split(",")) types.add(GgmlType.valueOf(t.trim().toUpperCase()));
+                }
+                case "--tokens" -> tokens = positive(args[i], value);
+                case "--layers" -> layers = positive(args[i], value);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (options: --dir DIR, --types F32,F16,Q8_0, --tokens N, --layers N)");
+            }
+            i++;
+        }
+        return new Options(dir, types, tokens, layers);
+    }
+
+    private static String required(String option, String value) {
+        if (value == null) throw new IllegalArgumentException(option + " needs a value");
+        return value;
+    }
+
+    private static int positive(String option, String value) {
+        int n = Integer.parseInt(required(option, value));
+        if (n <= 0) throw new IllegalArgumentException(option + " must be positive, got " + n);
+        return n;
+    }
+
+    /** The cached model for this shape, written first if missing (through a temporary file, so never half). */
+    static Path ensureModel(ModelShape s, Path dir, PrintStream out) throws IOException {
+        Path path = dir.resolve("random-%s-%dx%d-%s-seed%d.gguf".formatted(s.arch(), s.dim(), s.layers(), s.weightType(), s.seed()));
+        if (Files.exists(path)) return path;
+        out.printf("writing %s (%,d weights)...%n", path.getFileName(), s.parameterCount());
+        long start = System.nanoTime();
+        Path partial = dir.resolve(path.getFileName() + ".partial");
+        RandomModels.write(s, partial);
+        Files.move(partial, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        out.printf("  %.1f s, %,d bytes%n", (System.nanoTime() - start) / 1e9, Files.size(path));
+        return path;
+    }
+
+    private static Row measure(Path path, GgmlType type, DecoderFactory decoders, int tokens, PrintStream out) throws IOException {
+        long weightBytes;
+        double matvec;
+        try (GgufFile file = GgufReader.read(path)) {
+            List<GgufTensorInfo> streamed = streamedPerToken(file);
+            weightBytes = streamed.stream().mapToLong(t -> t.data().byteSize()).sum();
+            matvec = matvecPass(streamed);
+        }
+        out.printf("%s: MatVec pass %.1f GB/s%n", type, matvec);
+        double tokensPerSecond = Double.NaN;
+        if (decoders != null) {
+            try (DecodeStep decoder = decoders.open(path)) {
+                int token = 1;
+                for (int i = 0; i < WARMUP_TOKENS; i++) token = next(decoder.forward(token));
+                long start = System.nanoTime();
+                for (int i = 0; i < tokens; i++) token = next(decoder.forward(token));
+                tokensPerSecond = tokens / ((System.nanoTime() - start) / 1e9);
+            }
+            out.printf("%s: decode %.2f tokens/s%n", type, tokensPerSecond);
+        }
+        double bandwidth = MemoryBandwidth.measure(MemoryBandwidth.DEFAULT_BYTES, MatVec.threads(), BANDWIDTH_RUNS);
+        out.printf("%s: read bandwidth %.1f GB/s%n", type, bandwidth);
+        return new Row(type, weightBytes, matvec, tokensPerSecond, bandwidth);
+    }
+
+    /** Greedy next token: the decode path is the same whatever the logits say. */
+    private static int next(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
+    /** Every tensor a decode step reads in full: all but the token embedding, of which it reads one row. */
+    private static List<GgufTensorInfo> streamedPerToken(GgufFile file) {
+        boolean tied = !file.hasTensor("output.weight");
+        return file.tensors().values().stream().filter(t -> tied || !t.name().equals("token_embd.weight")).toList();
+    }
+
+    /** Best GB/s of one product of every weight matrix with a vector, after a first pass that pages the file in. */
+    private static double matvecPass(List<GgufTensorInfo> tensors) {
+        List<GgufTensorInfo> matrices = tensors.stream().filter(t -> t.dims().length == 2).toList();
+        List<FloatTensor> weights = matrices.stream().map(Tensors::of).toList();
+        long bytes = matrices.stream().mapToLong(t -> t.data().byteSize()).sum();
+        int maxCols = matrices.stream().mapToInt(t -> (int) t.dims()[0]).max().orElse(0);
+        int maxRows = matrices.stream().mapToInt(t -> (int) t.dims()[1]).max().orElse(0);
+        float[] x = new float[maxCols];
+        Random random = new Random(SEED);
+        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+        float[] y = new float[maxRows];
+        long best = Long.MAX_VALUE;
+        for (int pass = 0; pass <= MATVEC_PASSES; pass++) {
+            long start = System.nanoTime();
+            for (int m = 0; m < matrices.size(); m++) {
+                MatVec.multiply(weights.get(m), (int) matrices.get(m).dims()[1], (int) matrices.get(m).dims()[0], x, y, 1);
+            }
+            if (pass > 0) best = Math.min(best, System.nanoTime() - start);
+        }
+        return bytes / (best / 1e9) / 1e9;
+    }
+
+    private static void printTable(List<Row> rows, PrintStream out) {
+        out.println();
+        out.printf("%-5s %12s %10s %8s %10s %10s %8s %8s%n",
+                "type", "weight MB", "MatVec GB/s", "tok/s", "decode GB/s", "read GB/s", "MatVec/bw", "decode/bw");
+        for (Row r : rows) {
+            double decode = r.weightBytes() * r.tokensPerSecond() / 1e9;
+            out.printf("%-5s %12.0f %11.1f %8.2f %11.1f %10.1f %9.2f %9.2f%n", r.type(), r.weightBytes() / 1e6, r.matvecGBs(),
+                    r.tokensPerSecond(), decode, r.bandwidthGBs(), r.matvecGBs() / r.bandwidthGBs(), decode / r.bandwidthGBs());
+        }
+        out.println("decode GB/s = weight bytes x tok/s (every weight read once per token); read GB/s: a "
+                + MemoryBandwidth.DEFAULT_BYTES / (1 << 20) + " MiB vector read loop on the same threads, best of " + BANDWIDTH_RUNS);
+    }
+}
