@@ -27,16 +27,14 @@ import java.util.Random;
  * the figure of merit.
  *
  * <p>Options: {@code --dir DIR} (model cache, default {@code bench/out}), {@code --types F32,F16,Q8_0},
- * {@code --tokens N} (timed decode steps, default 16), {@code --layers N} (fewer layers for a quick run).
+ * {@code --rounds N} (measurement rounds, default 10), {@code --layers N} (fewer layers for a quick run).
  * Threads: {@code -Dlethe.threads=N}.
  */
 public final class CpuBench {
     private static final long SEED = 1;
-    private static final int MATVEC_PASSES = 3;
-    private static final int BANDWIDTH_RUNS = 5;
     private static final int WARMUP_TOKENS = 2;
 
-    record Options(Path dir, List<GgmlType> types, int tokens, int layers) {}
+    record Options(Path dir, List<GgmlType> types, int rounds, int layers) {}
 
     record Row(GgmlType type, long weightBytes, double matvecGBs, double tokensPerSecond, double bandwidthGBs) {}
 
@@ -59,7 +57,7 @@ public final class CpuBench {
             ModelShape shape = new ModelShape(full.arch(), full.dim(), o.layers(), full.heads(), full.kvHeads(), full.ffn(),
                     full.vocab(), full.context(), type, SEED, false);
             Path model = ensureModel(shape, o.dir(), out);
-            rows.add(measure(model, type, decoders, o.tokens(), out));
+            rows.add(measure(model, type, decoders, o.rounds(), out));
         }
         printTable(rows, out);
         return rows;
@@ -68,7 +66,7 @@ public final class CpuBench {
     private static Options parse(String[] args) {
         Path dir = Path.of("bench", "out");
         List<GgmlType> types = List.of(GgmlType.F32, GgmlType.F16, GgmlType.Q8_0);
-        int tokens = 16;
+        int rounds = 10;
         int layers = ModelShape.llama1B(GgmlType.F32, SEED).layers();
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
@@ -78,14 +76,14 @@ public final class CpuBench {
                     types = new ArrayList<>();
                     for (String t : required(args[i], value).split(",")) types.add(GgmlType.valueOf(t.trim().toUpperCase()));
                 }
-                case "--tokens" -> tokens = positive(args[i], value);
+                case "--rounds" -> rounds = positive(args[i], value);
                 case "--layers" -> layers = positive(args[i], value);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --dir DIR, --types F32,F16,Q8_0, --tokens N, --layers N)");
+                        + " (options: --dir DIR, --types F32,F16,Q8_0, --rounds N, --layers N)");
             }
             i++;
         }
-        return new Options(dir, types, tokens, layers);
+        return new Options(dir, types, rounds, layers);
     }
 
     private static String required(String option, String value) {
@@ -112,29 +110,33 @@ public final class CpuBench {
         return path;
     }
 
-    private static Row measure(Path path, GgmlType type, DecoderFactory decoders, int tokens, PrintStream out) throws IOException {
-        long weightBytes;
-        double matvec;
-        try (GgufFile file = GgufReader.read(path)) {
+    /**
+     * Rounds of (one MatVec pass, one decode step, one bandwidth run), best of each: interleaving exposes all three
+     * to the same interference from other processes, and the best run is what the machine does undisturbed.
+     */
+    private static Row measure(Path path, GgmlType type, DecoderFactory decoders, int rounds, PrintStream out) throws IOException {
+        try (GgufFile file = GgufReader.read(path);
+             MemoryBandwidth bandwidth = MemoryBandwidth.allocate(MemoryBandwidth.DEFAULT_BYTES, MatVec.threads());
+             DecodeStep decoder = decoders == null ? null : decoders.open(path)) {
             List<GgufTensorInfo> streamed = streamedPerToken(file);
-            weightBytes = streamed.stream().mapToLong(t -> t.data().byteSize()).sum();
-            matvec = matvecPass(streamed);
-        }
-        out.printf("%s: MatVec pass %.1f GB/s%n", type, matvec);
-        double tokensPerSecond = Double.NaN;
-        if (decoders != null) {
-            try (DecodeStep decoder = decoders.open(path)) {
-                int token = 1;
-                for (int i = 0; i < WARMUP_TOKENS; i++) token = next(decoder.forward(token));
-                long start = System.nanoTime();
-                for (int i = 0; i < tokens; i++) token = next(decoder.forward(token));
-                tokensPerSecond = tokens / ((System.nanoTime() - start) / 1e9);
+            long weightBytes = streamed.stream().mapToLong(t -> t.data().byteSize()).sum();
+            MatVecPass pass = new MatVecPass(streamed);
+            pass.run(); // pages the file in and compiles the kernels
+            int token = 1;
+            for (int i = 0; decoder != null && i < WARMUP_TOKENS; i++) token = next(decoder.forward(token));
+            double matvec = 0, tokensPerSecond = decoder == null ? Double.NaN : 0, readGBs = 0;
+            for (int round = 0; round < rounds; round++) {
+                matvec = Math.max(matvec, pass.run());
+                if (decoder != null) {
+                    long start = System.nanoTime();
+                    token = next(decoder.forward(token));
+                    tokensPerSecond = Math.max(tokensPerSecond, 1e9 / (System.nanoTime() - start));
+                }
+                readGBs = Math.max(readGBs, bandwidth.runOnce());
             }
-            out.printf("%s: decode %.2f tokens/s%n", type, tokensPerSecond);
+            out.printf("%s: MatVec pass %.1f GB/s, decode %.2f tokens/s, read bandwidth %.1f GB/s%n", type, matvec, tokensPerSecond, readGBs);
+            return new Row(type, weightBytes, matvec, tokensPerSecond, readGBs);
         }
-        double bandwidth = MemoryBandwidth.measure(MemoryBandwidth.DEFAULT_BYTES, MatVec.threads(), BANDWIDTH_RUNS);
-        out.printf("%s: read bandwidth %.1f GB/s%n", type, bandwidth);
-        return new Row(type, weightBytes, matvec, tokensPerSecond, bandwidth);
     }
 
     /** Greedy next token: the decode path is the same whatever the logits say. */
@@ -150,26 +152,32 @@ public final class CpuBench {
         return file.tensors().values().stream().filter(t -> tied || !t.name().equals("token_embd.weight")).toList();
     }
 
-    /** Best GB/s of one product of every weight matrix with a vector, after a first pass that pages the file in. */
-    private static double matvecPass(List<GgufTensorInfo> tensors) {
-        List<GgufTensorInfo> matrices = tensors.stream().filter(t -> t.dims().length == 2).toList();
-        List<FloatTensor> weights = matrices.stream().map(Tensors::of).toList();
-        long bytes = matrices.stream().mapToLong(t -> t.data().byteSize()).sum();
-        int maxCols = matrices.stream().mapToInt(t -> (int) t.dims()[0]).max().orElse(0);
-        int maxRows = matrices.stream().mapToInt(t -> (int) t.dims()[1]).max().orElse(0);
-        float[] x = new float[maxCols];
-        Random random = new Random(SEED);
-        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
-        float[] y = new float[maxRows];
-        long best = Long.MAX_VALUE;
-        for (int pass = 0; pass <= MATVEC_PASSES; pass++) {
+    /** One product of every weight matrix with a vector. */
+    private static final class MatVecPass {
+        private final List<GgufTensorInfo> matrices;
+        private final List<FloatTensor> weights;
+        private final long bytes;
+        private final float[] x;
+        private final float[] y;
+
+        MatVecPass(List<GgufTensorInfo> tensors) {
+            matrices = tensors.stream().filter(t -> t.dims().length == 2).toList();
+            weights = matrices.stream().map(Tensors::of).toList();
+            bytes = matrices.stream().mapToLong(t -> t.data().byteSize()).sum();
+            x = new float[matrices.stream().mapToInt(t -> (int) t.dims()[0]).max().orElse(0)];
+            y = new float[matrices.stream().mapToInt(t -> (int) t.dims()[1]).max().orElse(0)];
+            Random random = new Random(SEED);
+            for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+        }
+
+        /** GB/s of one pass. */
+        double run() {
             long start = System.nanoTime();
             for (int m = 0; m < matrices.size(); m++) {
                 MatVec.multiply(weights.get(m), (int) matrices.get(m).dims()[1], (int) matrices.get(m).dims()[0], x, y, 1);
             }
-            if (pass > 0) best = Math.min(best, System.nanoTime() - start);
+            return bytes / (double) (System.nanoTime() - start);
         }
-        return bytes / (best / 1e9) / 1e9;
     }
 
     private static void printTable(List<Row> rows, PrintStream out) {
@@ -182,6 +190,6 @@ public final class CpuBench {
                     r.tokensPerSecond(), decode, r.bandwidthGBs(), r.matvecGBs() / r.bandwidthGBs(), decode / r.bandwidthGBs());
         }
         out.println("decode GB/s = weight bytes x tok/s (every weight read once per token); read GB/s: a "
-                + MemoryBandwidth.DEFAULT_BYTES / (1 << 20) + " MiB vector read loop on the same threads, best of " + BANDWIDTH_RUNS);
+                + MemoryBandwidth.DEFAULT_BYTES / (1 << 20) + " MiB vector read loop on the same threads; each the best of the rounds");
     }
 }

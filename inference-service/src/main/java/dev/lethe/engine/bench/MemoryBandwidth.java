@@ -12,43 +12,52 @@ import jdk.incubator.vector.VectorSpecies;
  * Measures read bandwidth from main memory the way a decode step reads weights: {@code threads} threads each
  * sum their own contiguous slice of a large off-heap buffer with vector loads. A STREAM-like "read" kernel;
  * the best of several runs is the machine's practical ceiling for a memory-bound decode.
+ *
+ * <p>An instance keeps its buffer, so a benchmark can interleave single runs with its own measurements and
+ * expose both to the same noise from other processes.
  */
-public final class MemoryBandwidth {
+public final class MemoryBandwidth implements AutoCloseable {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Large enough to defeat every cache level by far, small enough to allocate anywhere. */
     public static final long DEFAULT_BYTES = 1L << 30;
     @SuppressWarnings("unused")
     private static volatile float sink;
 
-    private MemoryBandwidth() {}
+    private final Arena arena;
+    private final MemorySegment buffer;
+    private final int threads;
 
-    /** Best read bandwidth over {@code runs} passes, in GB/s (10^9 bytes per second). */
-    public static double measure(long bytes, int threads, int runs) {
-        if (threads < 1 || runs < 1) throw new IllegalArgumentException("threads and runs must be positive");
+    private MemoryBandwidth(Arena arena, MemorySegment buffer, int threads) {
+        this.arena = arena;
+        this.buffer = buffer;
+        this.threads = threads;
+    }
+
+    /** Allocates and touches a buffer of about {@code bytes}, and compiles the read loop. */
+    public static MemoryBandwidth allocate(long bytes, int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be positive, got " + threads);
         long unit = (long) F.vectorByteSize() * 4 * threads;
         long size = bytes / unit * unit;
         if (size == 0) throw new IllegalArgumentException("buffer of " + bytes + " bytes is too small for " + threads + " threads");
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment buffer = arena.allocate(size, 64);
-            buffer.fill((byte) 1); // touch every page, so the timed runs do not count page faults
-            warmUp(buffer);
+        Arena arena = Arena.ofShared();
+        MemorySegment buffer = arena.allocate(size, 64);
+        buffer.fill((byte) 1); // touch every page, so the timed runs do not count page faults
+        warmUp(buffer);
+        return new MemoryBandwidth(arena, buffer, threads);
+    }
+
+    /** Best read bandwidth over {@code runs} passes, in GB/s (10^9 bytes per second). */
+    public static double measure(long bytes, int threads, int runs) {
+        if (runs < 1) throw new IllegalArgumentException("runs must be positive, got " + runs);
+        try (MemoryBandwidth m = allocate(bytes, threads)) {
             double best = 0;
-            for (int run = 0; run < runs; run++) {
-                best = Math.max(best, size / (timeOneRun(buffer, threads) * 1e-9) / 1e9);
-            }
+            for (int run = 0; run < runs; run++) best = Math.max(best, m.runOnce());
             return best;
         }
     }
 
-    /** Gets {@link #sum} compiled by the optimising JIT on cached data, so no timed run measures the interpreter. */
-    private static void warmUp(MemorySegment buffer) {
-        float total = 0;
-        long length = Math.min(buffer.byteSize(), 1 << 16) / (4L * F.vectorByteSize()) * (4L * F.vectorByteSize());
-        for (int i = 0; i < 20_000; i++) total += sum(buffer, 0, length);
-        sink = total;
-    }
-
-    private static long timeOneRun(MemorySegment buffer, int threads) {
+    /** One pass over the buffer by all threads, in GB/s. */
+    public double runOnce() {
         long slice = buffer.byteSize() / threads;
         float[] sums = new float[threads];
         CountDownLatch start = new CountDownLatch(1);
@@ -74,7 +83,20 @@ public final class MemoryBandwidth {
         float total = 0;
         for (float s : sums) total += s;
         sink = total; // a result someone could read, so the JIT cannot drop the loads
-        return elapsed;
+        return buffer.byteSize() / (double) elapsed;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /** Gets {@link #sum} compiled by the optimising JIT on cached data, so no timed run measures the interpreter. */
+    private static void warmUp(MemorySegment buffer) {
+        float total = 0;
+        long length = Math.min(buffer.byteSize(), 1 << 16) / (4L * F.vectorByteSize()) * (4L * F.vectorByteSize());
+        for (int i = 0; i < 20_000; i++) total += sum(buffer, 0, length);
+        sink = total;
     }
 
     /** Sum of the floats in {@code [offset, offset + length)}, with four independent accumulators. */
