@@ -57,4 +57,9 @@ public final class F32Tensor extends FloatTensor {
         for (; i < n; i++) sum += getFloat(offset + i) * x[xOffset + i];
         return sum;
     }
+
+    @Override
+    public void copyTo(long offset, float[] out, int outOffset, int n) {
+        MemorySegment.copy(data, LE, offset * Float.BYTES, out, outOffset, n);
+    }
 }
