@@ -1,5 +1,6 @@
 package dev.lethe.cli;
 
+import dev.lethe.engine.bench.CpuBench;
 import dev.lethe.engine.gguf.GgufFormatException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -42,6 +43,10 @@ public final class LetheCli {
             return switch (args[0]) {
                 case "generate" -> GenerateCommand.run(args, out, err);
                 case "bench-quality" -> BenchQualityCommand.run(args, out, err);
+                case "bench-cpu" -> {
+                    CpuBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
+                    yield 0;
+                }
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
         } catch (java.io.IOException e) {

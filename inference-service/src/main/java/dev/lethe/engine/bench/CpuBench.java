@@ -1,8 +1,11 @@
 package dev.lethe.engine.bench;
 
+import dev.lethe.cache.KvCaches;
+import dev.lethe.engine.model.Model;
+import dev.lethe.engine.model.Sequence;
+import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.gguf.GgmlType;
 import dev.lethe.engine.gguf.GgufFile;
-import dev.lethe.engine.gguf.GgufReader;
 import dev.lethe.engine.gguf.GgufTensorInfo;
 import dev.lethe.engine.tensor.FloatTensor;
 import dev.lethe.engine.tensor.MatVec;
@@ -40,13 +43,8 @@ public final class CpuBench {
 
     private CpuBench() {}
 
-    /** Without the engine's forward pass: the MatVec pass and bandwidth only. */
-    public static void main(String[] args) throws IOException {
-        run(args, null, System.out);
-    }
-
-    /** Runs the benchmark; {@code decoders} opens a model for decoding, or is null to skip the decode column. */
-    public static List<Row> run(String[] args, DecoderFactory decoders, PrintStream out) throws IOException {
+    /** Runs the benchmark and prints its table. */
+    public static List<Row> run(String[] args, PrintStream out) throws IOException {
         Options o = parse(args);
         Files.createDirectories(o.dir());
         out.printf("bench-cpu: %d threads, %s vectors, models of TinyLlama-1.1B's shape%s in %s%n", MatVec.threads(),
@@ -57,7 +55,7 @@ public final class CpuBench {
             ModelShape shape = new ModelShape(full.arch(), full.dim(), o.layers(), full.heads(), full.kvHeads(), full.ffn(),
                     full.vocab(), full.context(), type, SEED, false);
             Path model = ensureModel(shape, o.dir(), out);
-            rows.add(measure(model, type, decoders, o.rounds(), out));
+            rows.add(measure(model, type, o.rounds(), out));
         }
         printTable(rows, out);
         return rows;
@@ -114,36 +112,28 @@ public final class CpuBench {
      * Rounds of (one MatVec pass, one decode step, one bandwidth run), best of each: interleaving exposes all three
      * to the same interference from other processes, and the best run is what the machine does undisturbed.
      */
-    private static Row measure(Path path, GgmlType type, DecoderFactory decoders, int rounds, PrintStream out) throws IOException {
-        try (GgufFile file = GgufReader.read(path);
+    private static Row measure(Path path, GgmlType type, int rounds, PrintStream out) throws IOException {
+        try (Model model = Model.load(path);
              MemoryBandwidth bandwidth = MemoryBandwidth.allocate(MemoryBandwidth.DEFAULT_BYTES, MatVec.threads());
-             DecodeStep decoder = decoders == null ? null : decoders.open(path)) {
+             Sequence decoder = model.newSequence(KvCaches.full(model.kvLayout()))) {
+            GgufFile file = model.gguf();
             List<GgufTensorInfo> streamed = streamedPerToken(file);
             long weightBytes = streamed.stream().mapToLong(t -> t.data().byteSize()).sum();
             MatVecPass pass = new MatVecPass(streamed);
             pass.run(); // pages the file in and compiles the kernels
             int token = 1;
-            for (int i = 0; decoder != null && i < WARMUP_TOKENS; i++) token = next(decoder.forward(token));
-            double matvec = 0, tokensPerSecond = decoder == null ? Double.NaN : 0, readGBs = 0;
+            for (int i = 0; i < WARMUP_TOKENS; i++) token = Sampler.argmax(decoder.forward(token));
+            double matvec = 0, tokensPerSecond = 0, readGBs = 0;
             for (int round = 0; round < rounds; round++) {
                 matvec = Math.max(matvec, pass.run());
-                if (decoder != null) {
-                    long start = System.nanoTime();
-                    token = next(decoder.forward(token));
-                    tokensPerSecond = Math.max(tokensPerSecond, 1e9 / (System.nanoTime() - start));
-                }
+                long start = System.nanoTime();
+                token = Sampler.argmax(decoder.forward(token));
+                tokensPerSecond = Math.max(tokensPerSecond, 1e9 / (System.nanoTime() - start));
                 readGBs = Math.max(readGBs, bandwidth.runOnce());
             }
             out.printf("%s: MatVec pass %.1f GB/s, decode %.2f tokens/s, read bandwidth %.1f GB/s%n", type, matvec, tokensPerSecond, readGBs);
             return new Row(type, weightBytes, matvec, tokensPerSecond, readGBs);
         }
-    }
-
-    /** Greedy next token: the decode path is the same whatever the logits say. */
-    private static int next(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
     }
 
     /** Every tensor a decode step reads in full: all but the token embedding, of which it reads one row. */
