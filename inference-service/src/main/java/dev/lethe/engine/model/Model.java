@@ -1,7 +1,9 @@
 package dev.lethe.engine.model;
 
 import dev.lethe.cache.KvCache;
+import dev.lethe.cache.KvCaches;
 import dev.lethe.cache.KvLayout;
+import dev.lethe.cache.checkpoint.ModelIdentity;
 import dev.lethe.engine.gguf.GgufFile;
 import dev.lethe.engine.gguf.GgufReader;
 import dev.lethe.engine.tokenizer.Tokenizer;
@@ -19,6 +21,7 @@ public final class Model implements AutoCloseable {
     private final ModelWeights weights;
     private final Tokenizer tokenizer;
     private final Rope rope;
+    private final ModelIdentity identity;
 
     private Model(Path path, GgufFile gguf) {
         this.path = path;
@@ -27,6 +30,7 @@ public final class Model implements AutoCloseable {
         this.config = ModelConfig.from(gguf, tokenizer.vocabularySize());
         this.weights = ModelLoader.load(gguf, config);
         this.rope = new Rope(config.headDim(), config.ropeTheta(), config.architecture().neoxRope(), weights.ropeFreqFactors());
+        this.identity = ModelFingerprint.of(gguf, kvLayout());
     }
 
     /** Loads a GGUF model; every problem with the file is a {@link dev.lethe.engine.gguf.GgufFormatException}. */
@@ -68,13 +72,34 @@ public final class Model implements AutoCloseable {
         return new KvLayout(config.layers(), config.kvHeads(), config.headDim());
     }
 
+    /** What a checkpoint of this model's KV cache must match: weights, tokenizer and layout. */
+    public ModelIdentity identity() {
+        return identity;
+    }
+
     /** A new sequence decoding into the given cache (which the sequence then owns and closes). */
     public Sequence newSequence(KvCache cache) {
+        return resumeSequence(cache, 0);
+    }
+
+    /** A new sequence with a full (never pruned) cache. */
+    public Sequence newSequence() {
+        return newSequence(KvCaches.full(kvLayout()));
+    }
+
+    /**
+     * A sequence continuing from a restored cache that holds the tokens at positions {@code 0..position-1}
+     * (some possibly evicted); the next token fed takes {@code position}.
+     */
+    public Sequence resumeSequence(KvCache cache, int position) {
         KvLayout expected = kvLayout();
         if (!cache.layout().equals(expected)) {
             throw new IllegalArgumentException("KV cache layout " + cache.layout() + " does not match the model's " + expected);
         }
-        return new Sequence(this, cache);
+        if (position < 0 || position > config.contextLength()) {
+            throw new IllegalArgumentException("position " + position + " is outside the context (0.." + config.contextLength() + ")");
+        }
+        return new Sequence(this, cache, position);
     }
 
     @Override

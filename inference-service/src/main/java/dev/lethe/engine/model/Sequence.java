@@ -34,7 +34,8 @@ public final class Sequence implements AutoCloseable {
     private final float[] lastHidden;
     private final float[] logits;
 
-    Sequence(Model model, KvCache cache) {
+    Sequence(Model model, KvCache cache, int position) {
+        this.position = position;
         this.model = model;
         this.c = model.config();
         this.w = model.weights();
