@@ -32,11 +32,11 @@ final class Attention {
     }
 
     /**
-     * Attends the {@code n} queries in {@code q} (rotated, [n][heads*headDim]) of tokens at positions
-     * {@code position..position+n-1}, whose keys and values were just appended to the cache, and writes the
-     * weighted values to {@code out} ([n][heads*headDim]).
+     * Attends the {@code n} queries in rows {@code firstRow..firstRow+n-1} of {@code q} (rotated,
+     * [row][heads*headDim]), whose keys and values were just appended to the cache, and writes the weighted
+     * values to the same rows of {@code out}.
      */
-    void run(int layer, float[] q, int position, int n, float[] out) {
+    void run(int layer, float[] q, int firstRow, int n, float[] out) {
         int length = cache.length(layer);
         int heads = c.heads();
         if (probabilities.length < n * heads * length) {
@@ -46,20 +46,20 @@ final class Attention {
         MemorySegment values = cache.values(layer);
         float[] probs = probabilities;
         if ((long) n * heads * length < PARALLEL_MIN_WORK) {
-            for (int i = 0; i < n * heads; i++) head(i, q, n, length, keys, values, probs, out);
+            for (int i = 0; i < n * heads; i++) head(i, q, firstRow, n, length, keys, values, probs, out);
         } else {
-            IntStream.range(0, n * heads).parallel().forEach(i -> head(i, q, n, length, keys, values, probs, out));
+            IntStream.range(0, n * heads).parallel().forEach(i -> head(i, q, firstRow, n, length, keys, values, probs, out));
         }
         cache.observeAttention(layer, probs, n, heads);
     }
 
     /** Query {@code i / heads}, head {@code i % heads}. */
-    private void head(int i, float[] q, int n, int length, MemorySegment keys, MemorySegment values, float[] probs, float[] out) {
+    private void head(int i, float[] q, int firstRow, int n, int length, MemorySegment keys, MemorySegment values, float[] probs, float[] out) {
         int t = i / c.heads();
         int h = i % c.heads();
         int hd = c.headDim();
         int kvh = h / (c.heads() / c.kvHeads());
-        int qOffset = t * c.qDim() + h * hd;
+        int qOffset = (firstRow + t) * c.qDim() + h * hd;
         int rowBase = i * length;
         // The chunk's own tokens are the last n slots, in order: query t sees every slot up to its own.
         int visible = length - n + 1 + t;
@@ -77,7 +77,7 @@ final class Attention {
             sum += e;
         }
         float inv = 1f / sum;
-        int oOffset = t * c.qDim() + h * hd;
+        int oOffset = (firstRow + t) * c.qDim() + h * hd;
         Arrays.fill(out, oOffset, oOffset + hd, 0f);
         for (int s = 0; s < visible; s++) {
             float p = probs[rowBase + s] * inv;
