@@ -99,6 +99,7 @@ class CheckpointCodecTest {
             assertArrayEquals(sha, Arrays.copyOfRange(bytes, bytes.length - 32, bytes.length));
             var restored = read(bytes, KvBlockPool.unbounded(LAYOUT));
             try (var c = restored.cache()) {
+                assertSameState(cache, c, "lethe");
                 assertEquals(SEQUENCE, restored.sequence());
                 assertEquals(MODEL, restored.header().model());
                 assertEquals(cache.policy().spec(), restored.header().policy());
