@@ -27,7 +27,10 @@ final class WindowScorer implements Scorer {
     public void observe(LayerView layer, float[] probabilities, int queries, int queryHeads, float[] relevance) {
         float[] s = layer.scores();
         int n = layer.length();
-        for (int q = 0; q < queries; q++) {
+        // of a long prefill chunk only the last `window` queries would survive in the ring: skip the others
+        int first = Math.max(0, queries - window);
+        observed[layer.layer()] += first;
+        for (int q = first; q < queries; q++) {
             int column = (int) (observed[layer.layer()]++ % window);
             for (int j = 0; j < n; j++) s[j * window + column] = 0;
             for (int h = 0; h < queryHeads; h++) {

@@ -99,6 +99,7 @@ class CheckpointCodecTest {
             assertArrayEquals(sha, Arrays.copyOfRange(bytes, bytes.length - 32, bytes.length));
             var restored = read(bytes, KvBlockPool.unbounded(LAYOUT));
             try (var c = restored.cache()) {
+                assertSameState(cache, c, "lethe");
                 assertEquals(SEQUENCE, restored.sequence());
                 assertEquals(MODEL, restored.header().model());
                 assertEquals(cache.policy().spec(), restored.header().policy());
@@ -134,7 +135,7 @@ class CheckpointCodecTest {
             assertTrue(cache.stats().totalRounds() > 0, "the checkpoint holds a pruned cache");
             bytes = write(cache);
         }
-        for (int mask : new int[]{0xff, 0x01, 0x80}) {
+        for (int mask : new int[]{0xff, 0x01}) {
             for (int i = 0; i < bytes.length; i++) {
                 byte[] damaged = bytes.clone();
                 damaged[i] ^= (byte) mask;
