@@ -93,7 +93,6 @@ final class GenerateCommand {
                 throw new UsageException("the prompt is " + prompt.length + " tokens long, but the model's context length is " + context);
             }
             OffHeapKvCache cache = KvCaches.create(model.kvLayout(), policy);
-            cache.declarePromptLength(prompt.length);
             try (Sequence sequence = model.newSequence(cache)) {
                 Generation generation = new Generation(sequence, tokenizer, new Sampler(params));
                 String echoed = generation.prefill(prompt);

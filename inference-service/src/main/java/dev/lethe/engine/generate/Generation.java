@@ -51,6 +51,7 @@ public final class Generation {
     public String prefill(int[] promptTokens) {
         if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         if (pendingToken >= 0 || count > 0) throw new IllegalStateException("this generation has already been prefilled");
+        sequence.cache().declarePromptLength(promptTokens.length);
         long t0 = System.nanoTime();
         if (promptTokens.length > 1) sequence.prefill(Arrays.copyOf(promptTokens, promptTokens.length - 1));
         prefillNanos += System.nanoTime() - t0;

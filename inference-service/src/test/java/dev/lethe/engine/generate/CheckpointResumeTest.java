@@ -50,9 +50,7 @@ class CheckpointResumeTest {
 
     private static Generation start(SamplingParams params) {
         int[] prompt = model.tokenizer().encode("Once upon a time", true, false);
-        OffHeapKvCache cache = KvCaches.create(model.kvLayout(), LETHE);
-        cache.declarePromptLength(prompt.length);
-        Generation g = new Generation(model.newSequence(cache), model.tokenizer(), new Sampler(params));
+        Generation g = new Generation(model.newSequence(KvCaches.create(model.kvLayout(), LETHE)), model.tokenizer(), new Sampler(params));
         g.prefill(prompt);
         return g;
     }
