@@ -7,7 +7,10 @@ import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.tokenizer.Detokenizer;
 import dev.lethe.engine.tokenizer.Tokenizer;
+import dev.lethe.engine.model.ForwardPass;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One generation, advanced a token at a time so that a scheduler can interleave many of them: prefill the
@@ -92,33 +95,72 @@ public final class Generation {
 
     /** Feeds the pending token, samples and emits the next one. Returns false once the generation has ended. */
     public boolean step(TokenListener listener) {
+        if (!readyToStep(listener)) return false;
+        long t0 = System.nanoTime();
+        sequence.forward(pendingToken);
+        emitNext(listener);
+        decodeNanos += System.nanoTime() - t0;
+        return finishReason == null;
+    }
+
+    /**
+     * Steps several generations at once: their pending tokens go through one batched forward pass (every weight
+     * row read once for all of them), then each samples and emits through its own listener. Finished
+     * generations are skipped. The generations must belong to the pass's model.
+     */
+    public static void stepAll(List<Generation> generations, List<TokenListener> listeners, ForwardPass pass) {
+        List<Generation> active = new ArrayList<>();
+        List<TokenListener> activeListeners = new ArrayList<>();
+        for (int i = 0; i < generations.size(); i++) {
+            if (generations.get(i).readyToStep(listeners.get(i))) {
+                active.add(generations.get(i));
+                activeListeners.add(listeners.get(i));
+            }
+        }
+        for (int from = 0; from < active.size(); from += pass.maxRows()) {
+            List<Generation> slice = active.subList(from, Math.min(active.size(), from + pass.maxRows()));
+            long t0 = System.nanoTime();
+            pass.decode(slice.stream().map(Generation::sequence).toList(), slice.stream().mapToInt(g -> g.pendingToken).toArray());
+            long shared = (System.nanoTime() - t0) / slice.size();
+            for (int i = 0; i < slice.size(); i++) {
+                Generation g = slice.get(i);
+                long t1 = System.nanoTime();
+                g.emitNext(activeListeners.get(from + i));
+                g.decodeNanos += shared + System.nanoTime() - t1;
+            }
+        }
+    }
+
+    /** False (finishing it if the context is full) when this generation cannot take another step. */
+    private boolean readyToStep(TokenListener listener) {
         if (finishReason != null) return false;
         if (pendingToken < 0) throw new IllegalStateException("prefill the prompt before generating");
         if (sequence.position() >= sequence.model().config().contextLength()) {
             finish(FinishReason.LENGTH, listener);
             return false;
         }
-        long t0 = System.nanoTime();
-        float[] logits = sequence.forward(pendingToken);
+        return true;
+    }
+
+    /** After the pending token went through the model: sample from the sequence's logits and emit. */
+    private void emitNext(TokenListener listener) {
         pendingToken = -1;
-        int token = sampler.sample(logits);
+        int token = sampler.sample(sequence.logits());
         if (tokenizer.isEndOfGeneration(token)) {
             finish(FinishReason.STOP, listener);
-        } else {
-            if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
-            generated[count] = token;
-            String delta = stops.accept(detokenizer.push(token));
-            text.append(delta);
-            listener.onToken(count++, token, delta);
-            pendingToken = token;
-            if (stops.stopped()) {
-                finish(FinishReason.STOP, listener);
-            } else if (count >= params.maxTokens()) {
-                finish(FinishReason.LENGTH, listener);
-            }
+            return;
         }
-        decodeNanos += System.nanoTime() - t0;
-        return finishReason == null;
+        if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
+        generated[count] = token;
+        String delta = stops.accept(detokenizer.push(token));
+        text.append(delta);
+        listener.onToken(count++, token, delta);
+        pendingToken = token;
+        if (stops.stopped()) {
+            finish(FinishReason.STOP, listener);
+        } else if (count >= params.maxTokens()) {
+            finish(FinishReason.LENGTH, listener);
+        }
     }
 
     private void finish(FinishReason reason, TokenListener listener) {
