@@ -17,6 +17,7 @@ public final class LetheCli {
               generate    stream a completion of a prompt (lethe generate --help)
               bench-quality  perplexity and greedy agreement of each KV policy against the full cache
               bench-cpu   CPU decode speed against this machine's memory bandwidth
+              bench-cache    KV policy time per decode step; checkpoint speed against the disk
               help        this text
             """;
 
@@ -43,6 +44,7 @@ public final class LetheCli {
             return switch (args[0]) {
                 case "generate" -> GenerateCommand.run(args, out, err);
                 case "bench-quality" -> BenchQualityCommand.run(args, out, err);
+                case "bench-cache" -> BenchCacheCommand.run(args, out);
                 case "bench-cpu" -> {
                     CpuBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                     yield 0;
@@ -74,6 +76,7 @@ public final class LetheCli {
         return switch (command) {
             case "generate" -> GenerateCommand.USAGE;
             case "bench-quality" -> BenchQualityCommand.USAGE;
+            case "bench-cache" -> BenchCacheCommand.USAGE;
             default -> USAGE;
         };
     }
