@@ -215,6 +215,14 @@ class InvalidEventsTest {
     }
 
     @Test
+    void theReasonShownInEventsMdIsTheRealOne() throws java.io.IOException {
+        Invalid invalid = assertInvalid(request.replace("\"temperature\": 0.6", "\"temperature\": 2.5"),
+                FailureKind.SCHEMA_VIOLATION, "temperature");
+        String doc = java.nio.file.Files.readString(java.nio.file.Path.of("EVENTS.md"), StandardCharsets.UTF_8);
+        assertTrue(doc.contains("`" + invalid.reason() + "`"), "EVENTS.md should quote: " + invalid.reason());
+    }
+
+    @Test
     void orElseThrowGivesTheTypedException() {
         byte[] bad = bytes(request.replace("\"temperature\": 0.6", "\"temperature\": 3"));
         DecodeResult<JobRequest> result = codec.decode(bad, JobRequest.class);
