@@ -123,6 +123,10 @@ public final class EventCodec {
             return new DecodeResult.Valid<>(type.cast(decodeOrThrow(bytes, type)));
         } catch (InvalidEventException e) {
             return new DecodeResult.Invalid<>(e.kind(), e.problems(), bytes);
+        } catch (RuntimeException e) {
+            // Bad input is reported above; this is a bug in the codec or its libraries. It still must not
+            // stop a consumer: the record goes to the DLQ, and the fuzz test fails on any such result.
+            return new DecodeResult.Invalid<>(FailureKind.INTERNAL_ERROR, List.of(e.toString()), bytes);
         }
     }
 
@@ -147,8 +151,8 @@ public final class EventCodec {
         } catch (JacksonException e) {
             // Schema-valid JSON fails here only on the rules the records check themselves.
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw invalid(FailureKind.INVALID_VALUE, cause instanceof JacksonException j
-                    ? j.getOriginalMessage() : cause.getMessage());
+            String message = cause instanceof JacksonException j ? j.getOriginalMessage() : cause.getMessage();
+            throw invalid(FailureKind.INVALID_VALUE, message != null ? message : cause.toString());
         }
     }
 

@@ -3,6 +3,7 @@ package dev.lethe.schemas;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,6 +76,7 @@ class CodecFuzzTest {
                 }
             }
             case DecodeResult.Invalid<Event> invalid -> {
+                assertNotEquals(FailureKind.INTERNAL_ERROR, invalid.kind(), invalid.reason());
                 assertFalse(invalid.problems().isEmpty());
                 assertTrue(invalid.problems().stream().noneMatch(String::isBlank));
                 assertSame(mutant.bytes(), invalid.raw());
