@@ -1,6 +1,5 @@
 package dev.lethe.schemas;
 
-import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Deserializer;
 
@@ -52,15 +51,6 @@ public final class EventDeserializer<T extends Event> implements Deserializer<De
     @Override
     @SuppressWarnings("unchecked") // type is T's class, or narrower when configured by schema id
     public DecodeResult<T> deserialize(String topic, byte[] data) {
-        if (data == null) {
-            return null;
-        }
-        try {
-            return (DecodeResult<T>) codec.decode(data, type);
-        } catch (RuntimeException e) {
-            // The codec reports bad input as a result; an exception here is a bug in it. It must still
-            // not stop the consumer: the record goes to the DLQ with the exception's description.
-            return new DecodeResult.Invalid<>(FailureKind.INTERNAL_ERROR, List.of(e.toString()), data);
-        }
+        return data == null ? null : (DecodeResult<T>) codec.decode(data, type);
     }
 }

@@ -18,6 +18,6 @@ public enum FailureKind {
     SCHEMA_VIOLATION,
     /** Schema-valid JSON that breaks a rule the schema cannot express (such as tokenIds matching fromSeq..toSeq). */
     INVALID_VALUE,
-    /** A bug in the decoder itself; reported by {@link EventDeserializer} instead of killing the consumer. */
+    /** A bug in the decoder or its libraries, reported rather than thrown so that no consumer dies of it. */
     INTERNAL_ERROR
 }

@@ -10,9 +10,5 @@ public enum JobState {
     PREEMPTED,
     COMPLETED,
     FAILED,
-    CANCELLED;
-
-    public boolean isFinal() {
-        return this == COMPLETED || this == FAILED || this == CANCELLED;
-    }
+    CANCELLED
 }

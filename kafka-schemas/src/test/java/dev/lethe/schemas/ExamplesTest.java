@@ -55,6 +55,30 @@ class ExamplesTest {
     }
 
     @Test
+    void oneCodecServesManyThreads() throws Exception {
+        List<Event> expected = EXAMPLES.stream().map(e -> codec.decode(e.bytes()).orElseThrow()).toList();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Boolean>> runs = new java.util.ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                runs.add(pool.submit(() -> {
+                    for (int round = 0; round < 50; round++) {
+                        for (int i = 0; i < EXAMPLES.size(); i++) {
+                            Event event = codec.decode(EXAMPLES.get(i).bytes()).orElseThrow();
+                            if (!event.equals(expected.get(i)) || !codec.decode(codec.encode(event)).orElseThrow().equals(event)) {
+                                return false;
+                            }
+                        }
+                    }
+                    return true;
+                }));
+            }
+            for (var run : runs) {
+                assertTrue(run.get());
+            }
+        }
+    }
+
+    @Test
     void absentOptionalPropertiesTakeTheSchemaDefaults() {
         JobRequest minimal = codec.decode(Examples.named("job-request-minimal.json").bytes(), JobRequest.class)
                 .orElseThrow();
