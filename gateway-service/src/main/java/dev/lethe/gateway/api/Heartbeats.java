@@ -12,7 +12,7 @@ import reactor.core.publisher.Signal;
  */
 public final class Heartbeats {
 
-    static final String COMMENT = "keep-alive";
+    public static final String COMMENT = "keep-alive";
 
     private Heartbeats() {
     }

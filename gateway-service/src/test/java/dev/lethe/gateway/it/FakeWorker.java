@@ -17,10 +17,9 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -52,8 +51,8 @@ final class FakeWorker implements AutoCloseable {
     static final int HELD_TOKENS = 2;
     static final String WORKER = "fake-worker-0";
 
-    final BlockingQueue<Control> controls = new LinkedBlockingQueue<>();
-    final BlockingQueue<JobRequest> requests = new LinkedBlockingQueue<>();
+    final List<Control> controls = new CopyOnWriteArrayList<>();
+    final List<JobRequest> requests = new CopyOnWriteArrayList<>();
 
     private final EventCodec codec = new EventCodec();
     private final KafkaConsumer<String, byte[]> consumer;

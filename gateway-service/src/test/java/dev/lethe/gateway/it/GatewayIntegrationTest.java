@@ -16,6 +16,7 @@ import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.models.Model;
 
+import dev.lethe.gateway.api.Heartbeats;
 import dev.lethe.schemas.Control;
 import dev.lethe.schemas.DecodeResult;
 import dev.lethe.schemas.JobRequest;
@@ -24,7 +25,6 @@ import dev.lethe.schemas.TokenChunk;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -315,7 +315,7 @@ class GatewayIntegrationTest {
     }
 
     @Test
-    void cancelSendsAControlCommandAndTheJobEndsCancelled() throws InterruptedException {
+    void cancelSendsAControlCommandAndTheJobEndsCancelled() {
         JsonNode job = submit("key-acme", "{\"prompt\": \"wait " + FakeWorker.HOLD + "\", \"max_tokens\": 50}");
         String id = job.get("id").stringValue();
         awaitState(id, "key-acme", "RUNNING");
@@ -326,13 +326,11 @@ class GatewayIntegrationTest {
                 .accept(MediaType.TEXT_EVENT_STREAM)
                 .exchange().expectStatus().isOk()
                 .returnResult(SSE).getResponseBody().collectList().toFuture();
-        Thread.sleep(700);
+        sleep(700);
 
         web.post().uri("/v1/jobs/" + id + "/cancel").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .exchange().expectStatus().isAccepted();
-        Control control = worker.controls.poll(10, TimeUnit.SECONDS);
-        assertThat(control).isNotNull();
-        assertThat(control.jobId()).isEqualTo(id);
+        Control control = awaitControl(id);
         assertThat(control.command()).isEqualTo(Control.Command.CANCEL);
 
         JsonNode cancelled = awaitState(id, "key-acme", "CANCELLED");
@@ -372,6 +370,35 @@ class GatewayIntegrationTest {
         assertThat(unknown.get("detail").stringValue()).isEqualTo("no job with id job-nope");
         problem(web.get().uri("/v1/jobs/job-nope/events?starting_after=x")
                 .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme").exchange(), 400);
+        // An SSE client that accepts only event streams still gets the problem.
+        problem(web.get().uri("/v1/jobs/job-nope/events").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .accept(MediaType.TEXT_EVENT_STREAM).exchange(), 404);
+        problem(web.get().uri("/v1/chat/completions").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange(), 405);
+        problem(web.get().uri("/v1/nothing-here").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange(), 404);
+    }
+
+    @Test
+    void anOpenAiStreamSendsHeartbeatsWhileWaitingAndCancelsItsJobWhenTheClientLeaves() {
+        List<ServerSentEvent<String>> seen = web.post().uri("/v1/chat/completions")
+                .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"messages\": [{\"role\": \"user\", \"content\": \"" + FakeWorker.HOLD
+                        + "\"}], \"stream\": true}")
+                .exchange().expectStatus().isOk()
+                .returnResult(SSE).getResponseBody()
+                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment())) // then hang up
+                .collectList().block(WAIT);
+        assertThat(seen.getLast().comment()).isEqualTo(Heartbeats.COMMENT);
+        String id = json.readTree(seen.getFirst().data()).get("id").stringValue();
+        String jobId = id.substring("chatcmpl-".length());
+        assertThat(tokenTextOfChat(seen)).isEqualTo(FakeWorker.expectedText(FakeWorker.HELD_TOKENS));
+
+        Control control = awaitControl(jobId);
+        assertThat(control).as("a CANCEL for the abandoned job").isNotNull();
+        assertThat(control.command()).isEqualTo(Control.Command.CANCEL);
+        assertThat(control.reason()).isEqualTo("client disconnected");
     }
 
     @Test
@@ -425,6 +452,19 @@ class GatewayIntegrationTest {
             sleep(20);
         }
         throw new AssertionError("the worker never got a request for " + jobId);
+    }
+
+    private Control awaitControl(String jobId) {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (Control control : worker.controls) {
+                if (control.jobId().equals(jobId)) {
+                    return control;
+                }
+            }
+            sleep(20);
+        }
+        throw new AssertionError("the worker never got a command for " + jobId);
     }
 
     private JsonNode submit(String key, String body) {
@@ -498,6 +538,19 @@ class GatewayIntegrationTest {
         for (ServerSentEvent<String> event : events) {
             if ("token".equals(event.event())) {
                 text.append(json.readTree(event.data()).get("text").stringValue());
+            }
+        }
+        return text.toString();
+    }
+
+    private String tokenTextOfChat(List<ServerSentEvent<String>> events) {
+        StringBuilder text = new StringBuilder();
+        for (ServerSentEvent<String> event : events) {
+            if (event.data() != null && !event.data().equals("[DONE]")) {
+                JsonNode delta = json.readTree(event.data()).at("/choices/0/delta/content");
+                if (delta.isString()) {
+                    text.append(delta.stringValue());
+                }
             }
         }
         return text.toString();
