@@ -49,6 +49,16 @@ public final class ApiProblem extends RuntimeException {
         return new ApiProblem(HttpStatus.SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail, List.of());
     }
 
+    /** Kafka could not take an event: {@code what} failed, with the innermost cause's message. */
+    public static ApiProblem unavailable(String what, Throwable error) {
+        Throwable cause = error;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        String message = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+        return unavailable(what + ": " + message);
+    }
+
     public static ApiProblem jobFailed(String detail) {
         return new ApiProblem(HttpStatus.BAD_GATEWAY, "job-failed", "Job failed", detail, List.of());
     }

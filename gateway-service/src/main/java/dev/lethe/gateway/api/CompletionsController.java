@@ -64,7 +64,7 @@ public class CompletionsController {
                 event.createdAt().getEpochSecond(), request.model());
         return jobs.submit(event, request.model())
                 .onErrorMap(error -> !(error instanceof ApiProblem),
-                        error -> ApiProblem.unavailable("the job could not be queued: " + error.getMessage()))
+                        error -> ApiProblem.unavailable("the job could not be queued", error))
                 .map(track -> request.stream()
                         ? ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
                                 .body(stream(track, response, request.includeUsage()))

@@ -52,7 +52,7 @@ public class JobsController {
         JobRequest event = request.toJobRequest(JobService.newJobId(), tenant, jobs.clock().instant());
         return jobs.submit(event, request.model())
                 .onErrorMap(error -> !(error instanceof ApiProblem),
-                        error -> ApiProblem.unavailable("the job could not be queued: " + error.getMessage()))
+                        error -> ApiProblem.unavailable("the job could not be queued", error))
                 .map(track -> ResponseEntity.accepted()
                         .location(URI.create("/v1/jobs/" + track.jobId()))
                         .body(JobViews.Job.of(track.snapshot(), null)));
@@ -100,7 +100,7 @@ public class JobsController {
                     "job " + id + " already ended: " + snapshot.status().state(), List.of());
         }
         return jobs.cancel(track, "cancelled through the API")
-                .onErrorMap(error -> ApiProblem.unavailable("the cancel command could not be sent: " + error.getMessage()))
+                .onErrorMap(error -> ApiProblem.unavailable("the cancel command could not be sent", error))
                 .then(Mono.fromSupplier(() -> ResponseEntity.accepted().body(JobViews.Job.of(track.snapshot(), null))));
     }
 
