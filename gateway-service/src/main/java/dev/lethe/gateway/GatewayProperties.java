@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 
@@ -61,8 +62,15 @@ public record GatewayProperties(
      * @param rateLimit this tenant's own limit, or null for {@code lethe.gateway.rate-limit}
      */
     public record Tenant(String name, List<String> apiKeys, RateLimit rateLimit) {
+        /** The {@code tenant} pattern of the event schemas: a name that fails it could submit nothing. */
+        private static final Pattern NAME = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$");
+
         public Tenant {
             Objects.requireNonNull(name, "lethe.gateway.tenants[].name");
+            if (!NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("lethe.gateway.tenants[].name \"" + name
+                        + "\" must be 1 to 64 letters, digits or . _ ~ - and start with a letter or digit");
+            }
             apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
         }
     }

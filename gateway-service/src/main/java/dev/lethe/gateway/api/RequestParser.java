@@ -98,8 +98,13 @@ public final class RequestParser {
                 f.error("echo", "echoing the prompt is not supported");
             }
         }
-        if (f.present("logprobs") && !(f.node("logprobs").isBoolean() && !f.node("logprobs").booleanValue())) {
-            f.error("logprobs", "log probabilities are not supported");
+        if (f.present("logprobs")) {
+            // Chat asks with true, completions with a count; false and 0 ask for nothing.
+            JsonNode logprobs = f.node("logprobs");
+            boolean none = logprobs.isBoolean() ? !logprobs.booleanValue() : logprobs.isNumber() && logprobs.doubleValue() == 0;
+            if (!none) {
+                f.error("logprobs", "log probabilities are not supported");
+            }
         }
         KvPolicy kvPolicy = kvPolicy(f);
         Long priority = f.integer("priority", 0, 9);

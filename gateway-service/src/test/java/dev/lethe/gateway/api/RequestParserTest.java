@@ -72,6 +72,10 @@ class RequestParserTest {
         assertThat(batchOfOne.sampling().maxTokens()).isEqualTo(5);
         assertThat(batchOfOne.kvPolicy()).isEqualTo(new KvPolicy("streaming-llm", Map.of()));
         assertThat(batchOfOne.sampling().temperature()).as("null means absent").isEqualTo(1.0);
+        assertThat(parser.parse(RequestParser.Kind.COMPLETION, "{\"prompt\": \"x\", \"logprobs\": 0}").prompt())
+                .as("no log probabilities asked for").isEqualTo("x");
+        assertThat(fieldErrors(RequestParser.Kind.COMPLETION, "{\"prompt\": \"x\", \"logprobs\": 2}"))
+                .containsExactly("logprobs");
     }
 
     @Test
