@@ -98,7 +98,7 @@ class GatewayIntegrationTest {
     }
 
     @AfterAll
-    void stopWorker() throws InterruptedException {
+    void stopWorker() {
         worker.close();
     }
 
