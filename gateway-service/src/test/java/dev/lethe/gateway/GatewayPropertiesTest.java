@@ -1,0 +1,28 @@
+package dev.lethe.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class GatewayPropertiesTest {
+
+    @Test
+    void defaultsServeTheDevTenantAndOneModel() {
+        GatewayProperties defaults = GatewayProperties.defaults();
+        assertThat(defaults.tenants()).containsExactly(new GatewayProperties.Tenant("dev", List.of("lethe-dev-key"), null));
+        assertThat(defaults.defaultModel()).isEqualTo("stories260K");
+        assertThat(defaults.instanceId()).isNotBlank().isNotEqualTo(GatewayProperties.defaults().instanceId());
+        assertThat(defaults.streams().heartbeat()).hasSeconds(10);
+    }
+
+    @Test
+    void aTenantNameMustFitTheEventSchema() {
+        assertThatThrownBy(() -> new GatewayProperties.Tenant("acme corp", List.of("k"), null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("\"acme corp\"");
+        assertThatThrownBy(() -> new GatewayProperties.RateLimit(0, java.time.Duration.ofSeconds(1)))
+                .hasMessageContaining("limit-for-period");
+    }
+}
