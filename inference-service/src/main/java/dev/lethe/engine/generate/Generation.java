@@ -1,6 +1,6 @@
 package dev.lethe.engine.generate;
 
-import dev.lethe.engine.model.Sequence;
+import dev.lethe.engine.model.Decoder;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.tokenizer.Detokenizer;
@@ -12,7 +12,7 @@ import java.util.Arrays;
  * prompt, then {@link #step} until it returns false. Tokens, text and timings are kept for the result.
  */
 public final class Generation {
-    private final Sequence sequence;
+    private final Decoder sequence;
     private final Tokenizer tokenizer;
     private final Sampler sampler;
     private final SamplingParams params;
@@ -27,7 +27,7 @@ public final class Generation {
     private long prefillNanos;
     private long decodeNanos;
 
-    public Generation(Sequence sequence, Tokenizer tokenizer, Sampler sampler) {
+    public Generation(Decoder sequence, Tokenizer tokenizer, Sampler sampler) {
         this.sequence = sequence;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
@@ -68,7 +68,7 @@ public final class Generation {
         listener.onToken(count++, token, delta);
         if (stops.stopped()) {
             finish(FinishReason.STOP, listener);
-        } else if (count >= params.maxTokens() || sequence.position() >= sequence.model().config().contextLength()) {
+        } else if (count >= params.maxTokens() || sequence.position() >= sequence.contextLength()) {
             finish(FinishReason.LENGTH, listener);
         } else {
             logits = sequence.forward(token);
@@ -84,7 +84,7 @@ public final class Generation {
         listener.onFinish(reason, trailing);
     }
 
-    public Sequence sequence() {
+    public Decoder sequence() {
         return sequence;
     }
 

@@ -8,7 +8,7 @@ import dev.lethe.engine.tensor.MatVec;
  * The forward pass reads top to bottom like llama2.c's, over a chunk of {@code n} tokens at once (prefill
  * chunks share each weight row; decode is a chunk of one). Not thread-safe: one sequence, one caller.
  */
-public final class Sequence implements AutoCloseable {
+public final class Sequence implements Decoder {
     /** Prompt tokens processed per forward pass while prefilling. */
     public static final int PREFILL_CHUNK = 16;
 
@@ -65,19 +65,27 @@ public final class Sequence implements AutoCloseable {
     }
 
     /** Position the next token will take (the number of tokens fed so far). */
+    @Override
     public int position() {
         return position;
+    }
+
+    @Override
+    public int contextLength() {
+        return c.contextLength();
     }
 
     /**
      * Feeds one token at the next position and returns the logits for the token after it. The returned
      * array is reused by the next call.
      */
+    @Override
     public float[] forward(int token) {
         return forward(new int[] {token}, 0, 1);
     }
 
     /** Feeds all tokens (chunk by chunk) and returns the logits after the last one. */
+    @Override
     public float[] prefill(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("nothing to prefill");
         for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
