@@ -2,31 +2,40 @@
 // eviction policy, and the compaction that follows a pruning round.
 #include "common.cuh"
 
+// Split attention ("flash decoding"): a decode step has few (query, head) pairs, so the slots are split too,
+// each split reducing its own slots, and a second kernel combining the splits.
+//
 // q: [n][heads*headDim] (rotated); K, V: [slots][kvHeads*headDim], slot-major; the chunk's own keys are
-// the last n of the `length` slots, so query t sees slots 0 .. length-n+t. Writes the probabilities to
-// probs[(t*heads + h)*length + s] (masked slots 0) and the weighted values to out. One block per
-// (query head, query); GQA: query head h reads KV head h / (heads/kvHeads). Each key is read once: a warp
-// per slot computes its score into probs, which then holds exp, then the normalised probability.
-// Dynamic shared memory: headDim floats (the query) + blockDim floats (partial outputs).
-extern "C" __global__ void attention(const float* q, const float* K, const float* V, float* probs, float* out,
-                                     int n, int heads, int kvHeads, int headDim, int length, float scale) {
+// the last n of the `length` slots, so query t sees slots 0 .. length-n+t. GQA: query head h reads KV head
+// h / (heads/kvHeads). Each key and value is read once: a warp per slot computes its score into probs,
+// which then holds exp(score - split max). Per split j the block writes its max m_j, its sum l_j of exps
+// and its unnormalised output o_j to the workspace: [(t*heads + h)*splits + j] (o_j: headDim floats each).
+// grid: (heads, n, splits). Dynamic shared memory: headDim floats (the query) + blockDim floats.
+extern "C" __global__ void attention_split(const float* q, const float* K, const float* V, float* probs,
+                                           float* partialOut, float* partialMax, float* partialSum,
+                                           int n, int heads, int kvHeads, int headDim, int length, float scale,
+                                           int slotsPerSplit) {
     extern __shared__ float shared[];
     __shared__ float scratch[32];
     float* sq = shared;
     float* partial = shared + headDim;
-    int h = blockIdx.x, t = blockIdx.y;
+    int h = blockIdx.x, t = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
     int kvh = h / (heads / kvHeads);
     int kvStride = kvHeads * headDim;
     int visible = length - n + 1 + t;
+    int s0 = split * slotsPerSplit;
+    int s1 = min(s0 + slotsPerSplit, visible);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const float* qh = q + ((long long)t * heads + h) * headDim;
-    float* p = probs + ((long long)t * heads + h) * length;
+    long long pair = (long long)t * heads + h;
+    const float* qh = q + pair * headDim;
+    float* p = probs + pair * length;
+    long long slot = pair * splits + split;
 
     for (int i = threadIdx.x; i < headDim; i += blockDim.x) sq[i] = qh[i];
     __syncthreads();
 
     float localMax = -INFINITY;
-    for (int s = warp; s < visible; s += warps) {
+    for (int s = s0 + warp; s < s1; s += warps) {
         const float* k = K + (long long)s * kvStride + (long long)kvh * headDim;
         float d = 0.f;
         for (int i = lane; i < headDim; i += 32) d += sq[i] * k[i];
@@ -37,28 +46,57 @@ extern "C" __global__ void attention(const float* q, const float* K, const float
     float max = block_max(localMax, scratch); // its barriers also publish the scores written above
 
     float localSum = 0.f;
-    for (int s = threadIdx.x; s < visible; s += blockDim.x) {
+    for (int s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
         float e = expf(p[s] - max);
         p[s] = e;
         localSum += e;
     }
-    float inv = 1.f / block_sum(localSum, scratch);
-    for (int s = threadIdx.x; s < length; s += blockDim.x) p[s] = s < visible ? p[s] * inv : 0.f;
-    __syncthreads();
+    float sum = block_sum(localSum, scratch);
 
-    // Weighted values: thread (group g, dim i) sums slots g, g+groups, ...; the groups are then added.
+    // Weighted values: thread (group g, dim i) sums slots s0+g, s0+g+groups, ...; the groups are then added.
     int groups = blockDim.x / headDim;
     int g = threadIdx.x / headDim, i = threadIdx.x % headDim;
     float acc = 0.f;
     if (g < groups) {
-        for (int s = g; s < visible; s += groups) acc += p[s] * V[(long long)s * kvStride + (long long)kvh * headDim + i];
+        for (int s = s0 + g; s < s1; s += groups) acc += p[s] * V[(long long)s * kvStride + (long long)kvh * headDim + i];
     }
     partial[threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.x < headDim) {
-        float sum = 0.f;
-        for (int j = 0; j < groups; j++) sum += partial[j * headDim + threadIdx.x];
-        out[((long long)t * heads + h) * headDim + threadIdx.x] = sum;
+        float o = 0.f;
+        for (int j = 0; j < groups; j++) o += partial[j * headDim + threadIdx.x];
+        partialOut[slot * headDim + threadIdx.x] = o;
+    }
+    if (threadIdx.x == 0) {
+        partialMax[slot] = max; // -inf for a split past the visible slots, whose sum is 0
+        partialSum[slot] = sum;
+    }
+}
+
+// Combines the splits of attention_split: M = max_j m_j, L = sum_j l_j e^(m_j - M); out = sum_j o_j e^(m_j - M) / L;
+// and turns probs into normalised probabilities (each split's exps scaled by e^(m_j - M) / L; masked slots 0).
+// grid: (heads, n).
+extern "C" __global__ void attention_combine(float* probs, const float* partialOut, const float* partialMax,
+                                             const float* partialSum, float* out, int n, int heads, int headDim,
+                                             int length, int splits, int slotsPerSplit) {
+    int h = blockIdx.x, t = blockIdx.y;
+    long long pair = (long long)t * heads + h;
+    const float* m = partialMax + pair * splits;
+    const float* l = partialSum + pair * splits;
+    float M = -INFINITY;
+    for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
+    float L = 0.f;
+    for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
+    float inv = 1.f / L;
+    for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
+        float o = 0.f;
+        for (int j = 0; j < splits; j++) o += partialOut[(pair * splits + j) * headDim + i] * expf(m[j] - M);
+        out[pair * headDim + i] = o * inv;
+    }
+    int visible = length - n + 1 + t;
+    float* p = probs + pair * length;
+    for (int s = threadIdx.x; s < length; s += blockDim.x) {
+        p[s] = s < visible ? p[s] * expf(m[s / slotsPerSplit] - M) * inv : 0.f;
     }
 }
 

@@ -53,6 +53,7 @@ public final class GpuBench {
                 System.out.printf(Locale.ROOT, "matrix-vector kernels alone over all weights: %.0f GB/s = %.1f%% of copy%n",
                         matvecOnly / 1e9, 100 * matvecOnly / copyBandwidth);
                 decode(device, model, prompt, tokens, copyBandwidth);
+                overheads(device, config, prompt + tokens / 2);
             }
         }
     }
@@ -97,10 +98,12 @@ public final class GpuBench {
             int warmup = Math.min(8, tokens / 4);
             for (int i = 0; i < warmup; i++) token = s.forwardGreedy(token);
             int startLength = s.position();
+            long launchesBefore = device.kernels().launches();
             long t1 = System.nanoTime();
             int timed = tokens - warmup;
             for (int i = 0; i < timed; i++) token = s.forwardGreedy(token);
             double seconds = (System.nanoTime() - t1) / 1e9;
+            long launchesPerStep = (device.kernels().launches() - launchesBefore) / timed;
             double tokensPerSecond = timed / seconds;
             double meanLength = startLength + timed / 2.0;
             long kvBytes = (long) (meanLength * c.layers() * 2L * c.kvDim() * Float.BYTES);
@@ -108,11 +111,45 @@ public final class GpuBench {
             double achieved = bytesPerStep * tokensPerSecond;
             System.out.printf(Locale.ROOT, "prefill %d tokens: %.2f s (%.0f tok/s, matrix-vector in chunks of %d, no GEMM yet)%n",
                     prompt, prefillSeconds, prompt / prefillSeconds, GpuSequence.PREFILL_CHUNK);
-            System.out.printf(Locale.ROOT, "decode batch 1: %d tokens at %.1f tok/s (%.2f ms/token)%n", timed, tokensPerSecond, 1e3 / tokensPerSecond);
+            System.out.printf(Locale.ROOT, "decode batch 1: %d tokens at %.1f tok/s (%.2f ms/token, %d kernel launches per token)%n",
+                    timed, tokensPerSecond, 1e3 / tokensPerSecond, launchesPerStep);
             System.out.printf(Locale.ROOT, "bytes per step: %.2f GB weights + %.3f GB KV (f32, mean length %.0f) = %.2f GB%n",
                     model.weightBytesPerToken() / 1e9, kvBytes / 1e9, meanLength, bytesPerStep / 1e9);
             System.out.printf(Locale.ROOT, "achieved %.0f GB/s = %.1f%% of the copy bandwidth (ceiling %.0f tok/s)%n",
                     achieved / 1e9, 100 * achieved / copyBandwidth, copyBandwidth / bytesPerStep);
+        }
+    }
+
+    /** Where the rest of a step goes: the host's cost per launch, and attention alone at the mean length. */
+    private static void overheads(GpuDevice device, ModelConfig c, int length) {
+        Kernels k = device.kernels();
+        try (DeviceBuffer one = DeviceBuffer.allocate(16)) {
+            int launches = 5000;
+            for (int i = 0; i < 100; i++) k.add(one.pointer(), one.pointer(), 1);
+            device.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < launches; i++) k.add(one.pointer(), one.pointer(), 1);
+            double queued = (System.nanoTime() - t0) / 1e3 / launches;
+            device.synchronize();
+            double total = (System.nanoTime() - t0) / 1e3 / launches;
+            System.out.printf(Locale.ROOT, "launch cost of a tiny kernel through JCuda: %.1f us to queue, %.1f us each until done%n", queued, total);
+        }
+        long kvBytes = (long) length * c.kvDim() * Float.BYTES;
+        try (DeviceBuffer q = DeviceBuffer.allocate((long) c.qDim() * Float.BYTES);
+             DeviceBuffer keys = DeviceBuffer.allocate(kvBytes); DeviceBuffer values = DeviceBuffer.allocate(kvBytes);
+             DeviceBuffer probs = DeviceBuffer.allocate((long) c.heads() * length * Float.BYTES);
+             DeviceBuffer out = DeviceBuffer.allocate((long) c.qDim() * Float.BYTES);
+             DeviceBuffer workspace = DeviceBuffer.allocate(Kernels.attentionWorkspaceBytes(1, c.heads(), c.headDim()))) {
+            k.fillRandom(q, GgmlType.F32, 1, 1f);
+            k.fillRandom(keys, GgmlType.F32, 2, 1f);
+            k.fillRandom(values, GgmlType.F32, 3, 1f);
+            double[] ms = time(device, 5, () -> {
+                for (int l = 0; l < c.layers(); l++) {
+                    k.attention(q.pointer(), keys.pointer(), values.pointer(), probs.pointer(), out.pointer(), workspace,
+                            1, c.heads(), c.kvHeads(), c.headDim(), length, (float) (1 / Math.sqrt(c.headDim())));
+                }
+            });
+            System.out.printf(Locale.ROOT, "attention alone, %d layers at length %d: %.3f ms per step%n", c.layers(), length, median(ms));
         }
     }
 

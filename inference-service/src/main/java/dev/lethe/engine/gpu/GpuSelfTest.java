@@ -146,6 +146,7 @@ public final class GpuSelfTest {
         attention(1, 8, 2, 128, 300);
         attention(4, 8, 8, 64, 50);
         attention(1, 32, 8, 128, 2000);
+        attention(16, 32, 8, 128, 700);
         softmax(2, 1000, 0.7f);
         argmax(128256);
         swiglu(10_000);
@@ -218,7 +219,7 @@ public final class GpuSelfTest {
     /** F32 weights against the CPU engine's own multithreaded Vector API product. */
     private void matVecF32Engine(int rows, int cols, int n) {
         float[] w = randoms(rows * cols, 1f), x = randoms(n * cols, 1f);
-        try (Arena arena = Arena.ofConfined();
+        try (Arena arena = Arena.ofShared(); // the engine's product runs on several threads
              DeviceBuffer dw = DeviceBuffer.of(HostWeights.encode(w, GgmlType.F32));
              DeviceBuffer dx = DeviceBuffer.of(x);
              DeviceBuffer dout = poisoned(n * rows)) {
@@ -256,8 +257,10 @@ public final class GpuSelfTest {
         float[] q = randoms(n * heads * headDim, 1f), keys = randoms(length * kvDim, 1f), values = randoms(length * kvDim, 1f);
         float scale = (float) (1 / Math.sqrt(headDim));
         try (DeviceBuffer dq = DeviceBuffer.of(q); DeviceBuffer dk = DeviceBuffer.of(keys); DeviceBuffer dv = DeviceBuffer.of(values);
-             DeviceBuffer probs = poisoned(n * heads * length); DeviceBuffer out = poisoned(n * heads * headDim)) {
-            kernels.attention(dq.pointer(), dk.pointer(), dv.pointer(), probs.pointer(), out.pointer(), n, heads, kvHeads, headDim, length, scale);
+             DeviceBuffer probs = poisoned(n * heads * length); DeviceBuffer out = poisoned(n * heads * headDim);
+             DeviceBuffer workspace = DeviceBuffer.allocate(Kernels.attentionWorkspaceBytes(n, heads, headDim))) {
+            kernels.attention(dq.pointer(), dk.pointer(), dv.pointer(), probs.pointer(), out.pointer(), workspace,
+                    n, heads, kvHeads, headDim, length, scale);
             double[] refProbs = new double[n * heads * length], refOut = new double[n * heads * headDim];
             for (int t = 0; t < n; t++) {
                 int visible = length - n + 1 + t;

@@ -31,7 +31,7 @@ public final class GpuSequence implements Decoder {
     private final float scale;
     private int position;
 
-    private final DeviceBuffer tokens, x, xb, q, k, v, attnOut, gate, up, projected, hidden, logits, probabilities, choice;
+    private final DeviceBuffer tokens, x, xb, q, k, v, attnOut, gate, up, projected, hidden, logits, probabilities, attentionWorkspace, choice;
     private final List<DeviceBuffer> scratch = new ArrayList<>();
     private final float[] hostLogits;
     private float[] hostKeys = new float[0], hostValues = new float[0], hostProbabilities = new float[0];
@@ -62,6 +62,7 @@ public final class GpuSequence implements Decoder {
         hidden = floats(c.dim());
         logits = floats(c.vocabularySize());
         probabilities = floats((long) n * c.heads() * capacity);
+        attentionWorkspace = buffer(Kernels.attentionWorkspaceBytes(n, c.heads(), c.headDim()));
         choice = buffer(Integer.BYTES);
         hostLogits = new float[c.vocabularySize()];
     }
@@ -185,7 +186,7 @@ public final class GpuSequence implements Decoder {
 
         int length = kv.length(l);
         kernels.attention(q.pointer(), kv.keys(l).pointer(), kv.values(l).pointer(), probabilities.pointer(), attnOut.pointer(),
-                n, c.heads(), c.kvHeads(), hd, length, scale);
+                attentionWorkspace, n, c.heads(), c.kvHeads(), hd, length, scale);
         if (hostCache != null) observeOnHost(l, n, length);
         kernels.matVec(lw.wo(), attnOut.pointer(), projected.pointer(), n);
         kernels.add(x.pointer(), projected.pointer(), (long) n * dim);

@@ -23,7 +23,12 @@ final class Kernels {
 
     private final CUfunction embedding, rmsnorm, rope, swiglu, add, addBias, fillBf16, fillF32, copy16;
     private final CUfunction matvecF32, matvecF16, matvecBf16, matvecQ8;
-    private final CUfunction attention, gatherRows, argmax, softmax;
+    private final CUfunction attentionSplit, attentionCombine, gatherRows, argmax, softmax;
+    /** Attention splits the slots of each (query, head) pair into at most this many parts... */
+    static final int ATTENTION_MAX_SPLITS = 64;
+    /** ... of at least this many slots, aiming at a few blocks per multiprocessor. */
+    private static final int ATTENTION_MIN_SPLIT = 32;
+    private static final int ATTENTION_TARGET_BLOCKS = 4 * 132;
 
     Kernels(Map<String, CUmodule> modules) {
         CUmodule e = modules.get("elementwise"), m = modules.get("matvec"), a = modules.get("attention"), s = modules.get("sampling");
@@ -40,7 +45,8 @@ final class Kernels {
         matvecF16 = function(m, "matvec_f16");
         matvecBf16 = function(m, "matvec_bf16");
         matvecQ8 = function(m, "matvec_q8_0");
-        attention = function(a, "attention");
+        attentionSplit = function(a, "attention_split");
+        attentionCombine = function(a, "attention_combine");
         gatherRows = function(a, "gather_rows");
         argmax = function(s, "argmax");
         softmax = function(s, "softmax");
@@ -53,7 +59,19 @@ final class Kernels {
     }
 
     /** Launches with kernel arguments boxed as CUdeviceptr, Integer, Long (long long) or Float. */
-    private static void launch(CUfunction f, int gridX, int gridY, int threads, int sharedBytes, Object... args) {
+    /** Kernel launches queued so far (for the benchmark's per-step count). */
+    private long launches;
+
+    long launches() {
+        return launches;
+    }
+
+    private void launch(CUfunction f, int gridX, int gridY, int threads, int sharedBytes, Object... args) {
+        launches++;
+        cuLaunchKernel(f, gridX, gridY, 1, threads, 1, 1, sharedBytes, null, Pointer.to(params(args)), null);
+    }
+
+    private static Pointer[] params(Object... args) {
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = switch (args[i]) {
@@ -64,7 +82,7 @@ final class Kernels {
                 default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
             };
         }
-        cuLaunchKernel(f, gridX, gridY, 1, threads, 1, 1, sharedBytes, null, Pointer.to(params), null);
+        return params;
     }
 
     private static int blocks(long count, int threads) {
@@ -104,12 +122,34 @@ final class Kernels {
         }
     }
 
-    /** Attention of n queries over {@code length} cached slots (the last n are the queries' own); see attention.cu. */
+    /** Bytes of the workspace {@link #attention} needs for n queries. */
+    static long attentionWorkspaceBytes(int n, int heads, int headDim) {
+        return (long) n * heads * ATTENTION_MAX_SPLITS * (headDim + 2) * Float.BYTES;
+    }
+
+    /**
+     * Attention of n queries over {@code length} cached slots (the last n are the queries' own), writing the
+     * probabilities and the output; see attention.cu. Two launches: the splits, then their combination.
+     */
     void attention(CUdeviceptr q, CUdeviceptr keys, CUdeviceptr values, CUdeviceptr probabilities, CUdeviceptr out,
-                   int n, int heads, int kvHeads, int headDim, int length, float scale) {
+                   DeviceBuffer workspace, int n, int heads, int kvHeads, int headDim, int length, float scale) {
+        if (workspace.bytes() < attentionWorkspaceBytes(n, heads, headDim)) {
+            throw new IllegalArgumentException("attention workspace of " + workspace.bytes() + " bytes is too small for " + n + " queries");
+        }
+        int pairs = n * heads;
+        int wanted = (ATTENTION_TARGET_BLOCKS + pairs - 1) / pairs;
+        int splits = Math.clamp(Math.min(wanted, (length + ATTENTION_MIN_SPLIT - 1) / ATTENTION_MIN_SPLIT), 1, ATTENTION_MAX_SPLITS);
+        int slotsPerSplit = (length + splits - 1) / splits;
+        splits = (length + slotsPerSplit - 1) / slotsPerSplit;
+        long partials = (long) pairs * splits;
+        CUdeviceptr partialOut = workspace.pointer();
+        CUdeviceptr partialMax = workspace.at(partials * headDim * Float.BYTES);
+        CUdeviceptr partialSum = workspace.at(partials * (headDim + 1) * Float.BYTES);
         int threads = Math.max(headDim, 256);
-        int shared = (headDim + threads) * Float.BYTES;
-        launch(attention, heads, n, threads, shared, q, keys, values, probabilities, out, n, heads, kvHeads, headDim, length, scale);
+        Pointer[] args = params(q, keys, values, probabilities, partialOut, partialMax, partialSum, n, heads, kvHeads, headDim, length, scale, slotsPerSplit);
+        launches++;
+        cuLaunchKernel(attentionSplit, heads, n, splits, threads, 1, 1, (headDim + threads) * Float.BYTES, null, Pointer.to(args), null);
+        launch(attentionCombine, heads, n, 128, 0, probabilities, partialOut, partialMax, partialSum, out, n, heads, headDim, length, splits, slotsPerSplit);
     }
 
     void swiglu(CUdeviceptr gate, CUdeviceptr up, long count) {
