@@ -56,11 +56,20 @@ extern "C" __global__ void attention_split(const float* q, const float* K, const
     // Weighted values: thread (group g, dim i) sums slots s0+g, s0+g+groups, ...; the groups are then added.
     int groups = blockDim.x / headDim;
     int g = threadIdx.x / headDim, i = threadIdx.x % headDim;
-    float acc = 0.f;
+    // Four independent accumulators keep four value loads in flight instead of one dependent chain.
+    float acc0 = 0.f, acc1 = 0.f, acc2 = 0.f, acc3 = 0.f;
     if (g < groups) {
-        for (int s = s0 + g; s < s1; s += groups) acc += p[s] * V[(long long)s * kvStride + (long long)kvh * headDim + i];
+        const float* vh = V + (long long)kvh * headDim + i;
+        int s = s0 + g;
+        for (; s + 3 * groups < s1; s += 4 * groups) {
+            acc0 += p[s] * vh[(long long)s * kvStride];
+            acc1 += p[s + groups] * vh[(long long)(s + groups) * kvStride];
+            acc2 += p[s + 2 * groups] * vh[(long long)(s + 2 * groups) * kvStride];
+            acc3 += p[s + 3 * groups] * vh[(long long)(s + 3 * groups) * kvStride];
+        }
+        for (; s < s1; s += groups) acc0 += p[s] * vh[(long long)s * kvStride];
     }
-    partial[threadIdx.x] = acc;
+    partial[threadIdx.x] = (acc0 + acc1) + (acc2 + acc3);
     __syncthreads();
     if (threadIdx.x < headDim) {
         float o = 0.f;

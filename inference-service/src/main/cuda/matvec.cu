@@ -43,15 +43,16 @@ __device__ __forceinline__ void load8(const uint8_t* row, int chunk, float (&f)[
     }
 }
 
-template <int TYPE>
+// BATCH is the compile-time bound on n: 1 for decode (fewer registers, more warps in flight), MAX_BATCH else.
+template <int TYPE, int BATCH>
 __device__ __forceinline__ void matvec(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
     const uint8_t* w = W + (long long)row * row_bytes(TYPE, cols);
-    float acc[MAX_BATCH];
+    float acc[BATCH];
 #pragma unroll
-    for (int b = 0; b < MAX_BATCH; b++) acc[b] = 0.f;
+    for (int b = 0; b < BATCH; b++) acc[b] = 0.f;
     if ((cols & 7) == 0) {
         int chunks = cols >> 3;
         for (int c0 = lane; c0 < chunks; c0 += 32 * UNROLL) {
@@ -66,7 +67,7 @@ __device__ __forceinline__ void matvec(const uint8_t* W, const float* x, float* 
                 int c = c0 + 32 * u;
                 if (c >= chunks) break;
 #pragma unroll
-                for (int b = 0; b < MAX_BATCH; b++) {
+                for (int b = 0; b < BATCH; b++) {
                     if (b >= n) break;
                     const float4* xv = reinterpret_cast<const float4*>(x + (long long)b * cols) + 2 * c;
                     float4 lo = __ldg(xv), hi = __ldg(xv + 1);
@@ -79,28 +80,28 @@ __device__ __forceinline__ void matvec(const uint8_t* W, const float* x, float* 
         for (int c = lane; c < cols; c += 32) {
             float wv = weight_at(w, TYPE, c);
 #pragma unroll
-            for (int b = 0; b < MAX_BATCH; b++) {
+            for (int b = 0; b < BATCH; b++) {
                 if (b < n) acc[b] += wv * x[(long long)b * cols + c];
             }
         }
     }
 #pragma unroll
-    for (int b = 0; b < MAX_BATCH; b++) {
+    for (int b = 0; b < BATCH; b++) {
         if (b >= n) break;
         float s = warp_sum(acc[b]);
         if (lane == 0) out[(long long)b * rows + row] = s;
     }
 }
 
-extern "C" __global__ void matvec_f32(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {
-    matvec<TYPE_F32>(W, x, out, rows, cols, n);
-}
-extern "C" __global__ void matvec_f16(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {
-    matvec<TYPE_F16>(W, x, out, rows, cols, n);
-}
-extern "C" __global__ void matvec_bf16(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {
-    matvec<TYPE_BF16>(W, x, out, rows, cols, n);
-}
-extern "C" __global__ void matvec_q8_0(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {
-    matvec<TYPE_Q8_0>(W, x, out, rows, cols, n);
-}
+#define MATVEC_KERNELS(NAME, TYPE)                                                                          \
+    extern "C" __global__ void NAME(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) {   \
+        matvec<TYPE, MAX_BATCH>(W, x, out, rows, cols, n);                                                      \
+    }                                                                                                           \
+    extern "C" __global__ void NAME##_1(const uint8_t* W, const float* x, float* out, int rows, int cols, int n) { \
+        matvec<TYPE, 1>(W, x, out, rows, cols, 1);                                                              \
+    }
+
+MATVEC_KERNELS(matvec_f32, TYPE_F32)
+MATVEC_KERNELS(matvec_f16, TYPE_F16)
+MATVEC_KERNELS(matvec_bf16, TYPE_BF16)
+MATVEC_KERNELS(matvec_q8_0, TYPE_Q8_0)

@@ -4,6 +4,9 @@ import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 
 import dev.lethe.engine.gguf.GgmlType;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
@@ -22,7 +25,7 @@ final class Kernels {
     private static final int GRID_STRIDE_BLOCKS = 132 * 8;
 
     private final CUfunction embedding, rmsnorm, rope, swiglu, add, addBias, fillBf16, fillF32, copy16;
-    private final CUfunction matvecF32, matvecF16, matvecBf16, matvecQ8;
+    private final Map<GgmlType, CUfunction> matvec = new EnumMap<>(GgmlType.class), matvecSingle = new EnumMap<>(GgmlType.class);
     private final CUfunction attentionSplit, attentionCombine, gatherRows, argmax, softmax;
     /** Attention splits the slots of each (query, head) pair into at most this many parts... */
     static final int ATTENTION_MAX_SPLITS = 64;
@@ -41,10 +44,11 @@ final class Kernels {
         fillBf16 = function(e, "fill_random_bf16");
         fillF32 = function(e, "fill_random_f32");
         copy16 = function(e, "copy16");
-        matvecF32 = function(m, "matvec_f32");
-        matvecF16 = function(m, "matvec_f16");
-        matvecBf16 = function(m, "matvec_bf16");
-        matvecQ8 = function(m, "matvec_q8_0");
+        for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0)) {
+            String name = "matvec_" + type.name().toLowerCase(Locale.ROOT);
+            matvec.put(type, function(m, name));
+            matvecSingle.put(type, function(m, name + "_1"));
+        }
         attentionSplit = function(a, "attention_split");
         attentionCombine = function(a, "attention_combine");
         gatherRows = function(a, "gather_rows");
@@ -103,20 +107,16 @@ final class Kernels {
         launch(rope, n, heads, Math.min(256, Math.max(32, headDim / 2)), 0, x, stride, headDim, startPosition, inverseFrequency, neox ? 1 : 0);
     }
 
-    /** out[b][r] = W[r] . x[b] for n input vectors, in launches of up to {@link #MATVEC_MAX_BATCH}. */
+    /**
+     * out[b][r] = W[r] . x[b] for n input vectors, in launches of up to {@link #MATVEC_MAX_BATCH}; a single
+     * vector goes to the kernel compiled for one (fewer registers).
+     */
     void matVec(DeviceMatrix w, CUdeviceptr x, CUdeviceptr out, int n) {
-        CUfunction f = switch (w.type()) {
-            case F32 -> matvecF32;
-            case F16 -> matvecF16;
-            case BF16 -> matvecBf16;
-            case Q8_0 -> matvecQ8;
-            default -> throw new IllegalArgumentException("no matrix-vector kernel for " + w.type());
-        };
         int rowsPerBlock = MATVEC_THREADS / 32;
         int grid = (w.rows() + rowsPerBlock - 1) / rowsPerBlock;
         for (int b = 0; b < n; b += MATVEC_MAX_BATCH) {
             int count = Math.min(MATVEC_MAX_BATCH, n - b);
-            launch(f, grid, 1, MATVEC_THREADS, 0, w.data().pointer(),
+            launch((count == 1 ? matvecSingle : matvec).get(w.type()), grid, 1, MATVEC_THREADS, 0, w.data().pointer(),
                     x.withByteOffset((long) b * w.cols() * Float.BYTES),
                     out.withByteOffset((long) b * w.rows() * Float.BYTES), w.rows(), w.cols(), count);
         }
