@@ -58,8 +58,8 @@ public final class GpuDevice implements AutoCloseable {
      */
     public static GpuDevice open(int ordinal) {
         Map<String, byte[]> images = loadImages();
+        loadDriverBinding();
         try {
-            JCudaDriver.setExceptionsEnabled(true);
             cuInit(0);
             int[] count = new int[1];
             cuDeviceGetCount(count);
@@ -72,13 +72,24 @@ public final class GpuDevice implements AutoCloseable {
             cuDevicePrimaryCtxRetain(context, device);
             cuCtxSetCurrent(context);
             return new GpuDevice(device, images);
-        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
-            String detail = String.valueOf(e.getMessage());
-            throw new GpuUnavailableException(detail.contains("libcuda.so")
-                    ? "no CUDA driver on this machine (libcuda.so.1 not found)"
-                    : "JCuda's native driver library could not be loaded: " + detail.lines().findFirst().orElse(detail), e);
         } catch (jcuda.CudaException e) {
             throw new GpuUnavailableException("CUDA failed to start: " + e.getMessage(), e);
+        }
+    }
+
+    /** Why JCuda's driver binding failed to load, once it has: the JVM does not retry a failed class initialisation. */
+    private static String bindingFailure;
+
+    private static synchronized void loadDriverBinding() {
+        if (bindingFailure != null) throw new GpuUnavailableException(bindingFailure);
+        try {
+            JCudaDriver.setExceptionsEnabled(true);
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            String detail = String.valueOf(e.getMessage());
+            bindingFailure = detail.contains("libcuda.so")
+                    ? "no CUDA driver on this machine (libcuda.so.1 not found)"
+                    : "JCuda's native driver library could not be loaded: " + detail.lines().findFirst().orElse(detail);
+            throw new GpuUnavailableException(bindingFailure, e);
         }
     }
 
