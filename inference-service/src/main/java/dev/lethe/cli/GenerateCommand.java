@@ -7,8 +7,10 @@ import dev.lethe.cache.policy.PolicySpec;
 import dev.lethe.engine.generate.FinishReason;
 import dev.lethe.engine.generate.Generation;
 import dev.lethe.engine.generate.TokenListener;
+import dev.lethe.engine.gpu.GpuBackend;
+import dev.lethe.engine.gpu.GpuUnavailableException;
+import dev.lethe.engine.model.Decoder;
 import dev.lethe.engine.model.Model;
-import dev.lethe.engine.model.Sequence;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.tokenizer.ChatFormat;
@@ -29,6 +31,7 @@ final class GenerateCommand {
             usage: lethe generate [--model FILE] --prompt TEXT [--max-tokens N] [--temperature T]
                                   [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]...
                                   [--chat [--system TEXT]] [--kv-policy NAME [policy parameters]]
+                                  [--device cpu|cuda]
               --model FILE      GGUF model (default: $LETHE_MODEL, else ../shared/models/stories260K.gguf)
               --prompt TEXT     the prompt (with --chat: the user's message)
               --max-tokens N    most tokens to generate (default 256)
@@ -40,6 +43,7 @@ final class GenerateCommand {
               --stop TEXT       stop when the text appears (repeatable; the stop text is not printed)
               --chat            format the prompt with the model's chat template
               --system TEXT     system message for --chat
+              --device D        cpu (default) or cuda (GPU 0, through JCuda; needs kernels built with nvcc)
               --kv-policy NAME  KV-cache eviction: lethe (default), full, streamingllm, h2o, tova, snapkv,
                                 pyramidkv, rkv; the mean retained KV fraction is printed at the end
             policy parameters (each policy takes those that apply to it; an inapplicable one is an error):
@@ -58,7 +62,7 @@ final class GenerateCommand {
     static int run(String[] args, PrintStream out, PrintStream err) {
         Set<String> valued = new java.util.HashSet<>(POLICY_PARAMETERS);
         valued.addAll(Set.of("model", "prompt", "max-tokens", "temperature", "top-p", "top-k", "min-p", "seed", "stop",
-                "system", "kv-policy"));
+                "system", "kv-policy", "device"));
         Options o = Options.parse(args, 1, valued, Set.of("chat"));
         Map<String, String> policyParameters = new LinkedHashMap<>();
         for (String name : POLICY_PARAMETERS) {
@@ -66,6 +70,10 @@ final class GenerateCommand {
         }
         PolicySpec policy = PolicySpec.of(o.get("kv-policy", "lethe"), policyParameters);
         if (!o.has("prompt")) throw new UsageException("--prompt is required\n" + USAGE);
+        String device = o.get("device", "cpu");
+        if (!device.equals("cpu") && !device.equals("cuda")) {
+            throw new UsageException("--device must be cpu or cuda, got '" + device + "'");
+        }
         SamplingParams params = new SamplingParams(
                 o.getFloat("temperature", 0.8f),
                 o.getInt("top-k", 0),
@@ -93,7 +101,8 @@ final class GenerateCommand {
                 throw new UsageException("the prompt is " + prompt.length + " tokens long, but the model's context length is " + context);
             }
             OffHeapKvCache cache = KvCaches.create(model.kvLayout(), policy);
-            try (Sequence sequence = model.newSequence(cache)) {
+            try (GpuBackend gpu = device.equals("cuda") ? loadGpu(model) : null;
+                 Decoder sequence = gpu == null ? model.newSequence(cache) : gpu.newSequence(cache)) {
                 Generation generation = new Generation(sequence, tokenizer, new Sampler(params));
                 String echoed = generation.prefill(prompt);
                 if (!o.has("chat")) out.print(echoed);
@@ -123,6 +132,14 @@ final class GenerateCommand {
             }
         }
         return 0;
+    }
+
+    private static GpuBackend loadGpu(Model model) {
+        try {
+            return GpuBackend.load(model);
+        } catch (GpuUnavailableException e) {
+            throw new UsageException("--device cuda: " + e.getMessage());
+        }
     }
 
     private static double perSecond(int tokens, long nanos) {

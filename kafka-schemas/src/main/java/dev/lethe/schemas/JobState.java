@@ -10,5 +10,9 @@ public enum JobState {
     PREEMPTED,
     COMPLETED,
     FAILED,
-    CANCELLED
+    CANCELLED;
+
+    public boolean isFinal() {
+        return this == COMPLETED || this == FAILED || this == CANCELLED;
+    }
 }

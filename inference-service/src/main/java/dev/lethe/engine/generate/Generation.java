@@ -2,12 +2,13 @@ package dev.lethe.engine.generate;
 
 import dev.lethe.cache.checkpoint.SamplerState;
 import dev.lethe.cache.checkpoint.SequenceState;
+import dev.lethe.engine.model.Decoder;
+import dev.lethe.engine.model.ForwardPass;
 import dev.lethe.engine.model.Sequence;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.tokenizer.Detokenizer;
 import dev.lethe.engine.tokenizer.Tokenizer;
-import dev.lethe.engine.model.ForwardPass;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,7 +23,7 @@ import java.util.List;
  * is what a checkpoint stores ({@link #snapshot}) and {@link #resume} continues from, token for token.
  */
 public final class Generation {
-    private final Sequence sequence;
+    private final Decoder sequence;
     private final Sampler sampler;
     private final SamplingParams params;
     private final Detokenizer detokenizer;
@@ -37,7 +38,7 @@ public final class Generation {
     private long prefillNanos;
     private long decodeNanos;
 
-    public Generation(Sequence sequence, Tokenizer tokenizer, Sampler sampler) {
+    public Generation(Decoder sequence, Tokenizer tokenizer, Sampler sampler) {
         this.sequence = sequence;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
@@ -54,7 +55,7 @@ public final class Generation {
     public String prefill(int[] promptTokens) {
         if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         if (pendingToken >= 0 || count > 0) throw new IllegalStateException("this generation has already been prefilled");
-        sequence.cache().declarePromptLength(promptTokens.length);
+        if (sequence.cache() != null) sequence.cache().declarePromptLength(promptTokens.length);
         long t0 = System.nanoTime();
         if (promptTokens.length > 1) sequence.prefill(Arrays.copyOf(promptTokens, promptTokens.length - 1));
         prefillNanos += System.nanoTime() - t0;
@@ -69,7 +70,7 @@ public final class Generation {
      * Continues a generation from a checkpoint: {@code sequence} holds the restored cache (every token but the
      * newest), {@code state} the token ids and sampler. Text already delivered is not delivered again.
      */
-    public static Generation resume(Sequence sequence, Tokenizer tokenizer, SamplingParams params, SequenceState state) {
+    public static Generation resume(Decoder sequence, Tokenizer tokenizer, SamplingParams params, SequenceState state) {
         Generation g = new Generation(sequence, tokenizer, new Sampler(params, state.sampler().rngState()));
         g.prompt = state.promptTokens();
         int[] done = state.generatedTokens();
@@ -106,13 +107,17 @@ public final class Generation {
     /**
      * Steps several generations at once: their pending tokens go through one batched forward pass (every weight
      * row read once for all of them), then each samples and emits through its own listener. Finished
-     * generations are skipped. The generations must belong to the pass's model.
+     * generations are skipped. Generations on the CPU engine ({@link Sequence}) of the pass's model are
+     * batched; any other decoder steps on its own.
      */
     public static void stepAll(List<Generation> generations, List<TokenListener> listeners, ForwardPass pass) {
         List<Generation> active = new ArrayList<>();
         List<TokenListener> activeListeners = new ArrayList<>();
         for (int i = 0; i < generations.size(); i++) {
-            if (generations.get(i).readyToStep(listeners.get(i))) {
+            Generation g = generations.get(i);
+            if (!(g.sequence instanceof Sequence)) {
+                g.step(listeners.get(i));
+            } else if (g.readyToStep(listeners.get(i))) {
                 active.add(generations.get(i));
                 activeListeners.add(listeners.get(i));
             }
@@ -120,7 +125,7 @@ public final class Generation {
         for (int from = 0; from < active.size(); from += pass.maxRows()) {
             List<Generation> slice = active.subList(from, Math.min(active.size(), from + pass.maxRows()));
             long t0 = System.nanoTime();
-            pass.decode(slice.stream().map(Generation::sequence).toList(), slice.stream().mapToInt(g -> g.pendingToken).toArray());
+            pass.decode(slice.stream().map(g -> (Sequence) g.sequence).toList(), slice.stream().mapToInt(g -> g.pendingToken).toArray());
             long shared = (System.nanoTime() - t0) / slice.size();
             for (int i = 0; i < slice.size(); i++) {
                 Generation g = slice.get(i);
@@ -135,7 +140,7 @@ public final class Generation {
     private boolean readyToStep(TokenListener listener) {
         if (finishReason != null) return false;
         if (pendingToken < 0) throw new IllegalStateException("prefill the prompt before generating");
-        if (sequence.position() >= sequence.model().config().contextLength()) {
+        if (sequence.position() >= sequence.contextLength()) {
             finish(FinishReason.LENGTH, listener);
             return false;
         }
@@ -170,7 +175,7 @@ public final class Generation {
         listener.onFinish(reason, trailing);
     }
 
-    public Sequence sequence() {
+    public Decoder sequence() {
         return sequence;
     }
 

@@ -7,7 +7,7 @@ import dev.lethe.cache.KvCache;
  * its own small {@link ForwardPass} ({@link #forward}, {@link #prefill}), or with other sequences through a
  * shared one ({@link ForwardPass#decode}). Not thread-safe: one sequence, one caller at a time.
  */
-public final class Sequence implements AutoCloseable {
+public final class Sequence implements Decoder {
     /** Prompt tokens processed per forward pass while prefilling. */
     public static final int PREFILL_CHUNK = 16;
 
@@ -30,18 +30,26 @@ public final class Sequence implements AutoCloseable {
         return model;
     }
 
+    @Override
     public KvCache cache() {
         return cache;
     }
 
     /** Position the next token will take (the number of tokens fed so far). */
+    @Override
     public int position() {
         return position;
     }
 
     /** The logits after the last token fed; overwritten by the next forward pass. */
+    @Override
     public float[] logits() {
         return logits;
+    }
+
+    @Override
+    public int contextLength() {
+        return model.config().contextLength();
     }
 
     Attention attention() {
@@ -55,12 +63,14 @@ public final class Sequence implements AutoCloseable {
     }
 
     /** Feeds one token at the next position and returns the logits for the token after it. */
+    @Override
     public float[] forward(int token) {
         pass().run(new Sequence[] {this}, new int[] {token}, 0, new int[] {1});
         return logits;
     }
 
     /** Feeds all tokens (chunk by chunk) and returns the logits after the last one. */
+    @Override
     public float[] prefill(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("nothing to prefill");
         for (int start = 0; start < tokens.length; start += PREFILL_CHUNK) {
