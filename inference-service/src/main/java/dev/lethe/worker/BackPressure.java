@@ -14,10 +14,13 @@ final class BackPressure {
     static final String REQUESTS_LISTENER = "lethe-requests";
 
     private final KafkaListenerEndpointRegistry registry;
+    private final Runnable onPause;
     private volatile boolean paused;
 
-    BackPressure(KafkaListenerEndpointRegistry registry) {
+    /** @param onPause counts the pauses (metrics) */
+    BackPressure(KafkaListenerEndpointRegistry registry, Runnable onPause) {
         this.registry = registry;
+        this.onPause = onPause;
     }
 
     /**
@@ -28,6 +31,7 @@ final class BackPressure {
         if (scheduler.hasRoom()) return;
         paused = true;
         container().pause();
+        onPause.run();
         if (scheduler.hasRoom()) resume();
     }
 

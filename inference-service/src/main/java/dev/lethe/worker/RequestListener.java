@@ -56,7 +56,8 @@ final class RequestListener {
         this.clock = clock;
     }
 
-    @KafkaListener(id = BackPressure.REQUESTS_LISTENER, topics = Topics.REQUESTS, containerFactory = "requestsListenerFactory")
+    @KafkaListener(id = BackPressure.REQUESTS_LISTENER, idIsGroup = false, topics = Topics.REQUESTS,
+            containerFactory = "requestsListenerFactory")
     void onRequest(ConsumerRecord<byte[], byte[]> record, Acknowledgment ack) {
         switch (codec.decode(record.value(), JobRequest.class)) {
             case DecodeResult.Invalid<JobRequest> invalid -> deadLetter(record, invalid.reason(), invalid.kind().name());

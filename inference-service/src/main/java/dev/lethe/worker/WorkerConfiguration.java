@@ -57,8 +57,8 @@ class WorkerConfiguration {
     }
 
     @Bean
-    BackPressure backPressure(KafkaListenerEndpointRegistry registry) {
-        return new BackPressure(registry);
+    BackPressure backPressure(KafkaListenerEndpointRegistry registry, WorkerMetrics metrics) {
+        return new BackPressure(registry, metrics::requestsPaused);
     }
 
     @Bean

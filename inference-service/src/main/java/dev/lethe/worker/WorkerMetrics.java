@@ -19,7 +19,7 @@ import java.util.function.BooleanSupplier;
  * {@code lethe_worker_kv_full_bytes}]; pruning rounds run and deferred
  * [{@code lethe_worker_kv_pruning_rounds_total}, {@code lethe_worker_kv_pruning_deferred_total}];
  * jobs ended by outcome; requests sent to the DLQ by failure kind; token chunks; failed writes;
- * whether request consumption is paused for back-pressure.
+ * whether request consumption is paused for back-pressure, and how often it paused.
  */
 final class WorkerMetrics {
     private final MeterRegistry registry;
@@ -28,6 +28,7 @@ final class WorkerMetrics {
     private final Counter pruningDeferred;
     private final Counter chunks;
     private final Counter publishFailures;
+    private final Counter pauses;
     private final Map<JobOutcome.Ending, Counter> finished = new EnumMap<>(JobOutcome.Ending.class);
 
     WorkerMetrics(MeterRegistry registry) {
@@ -40,6 +41,8 @@ final class WorkerMetrics {
         chunks = Counter.builder("lethe.worker.token.chunks").description("Token chunks produced").register(registry);
         publishFailures = Counter.builder("lethe.worker.publish.failures")
                 .description("Batches of Kafka writes that failed after every retry").register(registry);
+        pauses = Counter.builder("lethe.worker.requests.pauses")
+                .description("Times request consumption paused because the job queue was full").register(registry);
         for (JobOutcome.Ending ending : JobOutcome.Ending.values()) {
             finished.put(ending, Counter.builder("lethe.worker.jobs.finished")
                     .tag("outcome", ending.name().toLowerCase(Locale.ROOT)).register(registry));
@@ -87,6 +90,14 @@ final class WorkerMetrics {
 
     void chunksProduced(int n) {
         if (n > 0) chunks.increment(n);
+    }
+
+    void requestsPaused() {
+        pauses.increment();
+    }
+
+    double pauses() {
+        return pauses.count();
     }
 
     void publishFailed() {

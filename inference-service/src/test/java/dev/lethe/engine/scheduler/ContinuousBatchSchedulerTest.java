@@ -11,13 +11,10 @@ import dev.lethe.cache.KvCaches;
 import dev.lethe.cache.OffHeapKvCache;
 import dev.lethe.cache.policy.PolicySpec;
 import dev.lethe.engine.generate.FinishReason;
-import dev.lethe.engine.generate.Generation;
-import dev.lethe.engine.generate.TokenListener;
 import dev.lethe.engine.model.Model;
-import dev.lethe.engine.model.Sequence;
-import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.testutil.SharedFiles;
+import dev.lethe.engine.testutil.SoloRun;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -104,31 +101,9 @@ class ContinuousBatchSchedulerTest {
 
     /** The same job run alone, straight on the engine, as the CLI does. */
     private static Output solo(JobSpec spec) {
-        OffHeapKvCache cache = KvCaches.create(model.kvLayout(), spec.kvPolicy());
-        try (Sequence sequence = model.newSequence(cache)) {
-            cache.declarePromptLength(spec.prompt().length);
-            Generation generation = new Generation(sequence, model.tokenizer(), new Sampler(spec.sampling()));
-            generation.prefill(spec.prompt());
-            List<Integer> ids = new ArrayList<>();
-            StringBuilder text = new StringBuilder();
-            TokenListener listener = new TokenListener() {
-                @Override
-                public void onToken(int seq, int tokenId, String delta) {
-                    ids.add(tokenId);
-                    text.append(delta);
-                }
-
-                @Override
-                public void onFinish(FinishReason reason, String trailingText) {
-                    text.append(trailingText);
-                }
-            };
-            while (generation.step(listener)) {
-                // one token per step
-            }
-            return new Output(ids, text.toString(),
-                    generation.finishReason() == FinishReason.STOP ? JobOutcome.Ending.STOP : JobOutcome.Ending.LENGTH);
-        }
+        SoloRun.Result r = SoloRun.run(model, spec.prompt(), spec.sampling(), spec.kvPolicy());
+        return new Output(r.ids(), r.text(),
+                r.finishReason() == FinishReason.STOP ? JobOutcome.Ending.STOP : JobOutcome.Ending.LENGTH);
     }
 
     private static ContinuousBatchScheduler scheduler(int maxActive, int queueCapacity, Runnable onRoom) {
