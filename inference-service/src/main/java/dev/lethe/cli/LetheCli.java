@@ -15,6 +15,7 @@ public final class LetheCli {
             commands:
               generate    stream a completion of a prompt (lethe generate --help)
               bench-cpu   CPU decode speed against this machine's memory bandwidth
+              up          a local Kafka broker, the worker and the gateway, until Ctrl-C (lethe up --help)
               help        this text
             """;
 
@@ -40,6 +41,7 @@ public final class LetheCli {
             }
             return switch (args[0]) {
                 case "generate" -> GenerateCommand.run(args, out, err);
+                case "up" -> dev.lethe.worker.dev.LocalBroker.up(args, out, err);
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
         } catch (UsageException e) {
@@ -63,6 +65,7 @@ public final class LetheCli {
     private static String usageOf(String command) {
         return switch (command) {
             case "generate" -> GenerateCommand.USAGE;
+            case "up" -> dev.lethe.worker.dev.LocalBroker.USAGE;
             default -> USAGE;
         };
     }
