@@ -39,10 +39,6 @@ final class EventPublisher {
         this.sendTimeout = sendTimeout;
     }
 
-    CircuitBreaker circuitBreaker() {
-        return breaker;
-    }
-
     /** The event as a record of the topic, keyed by its job id like every Lethe record. */
     ProducerRecord<byte[], byte[]> record(String topic, Event event) {
         return new ProducerRecord<>(topic, event.jobId().getBytes(StandardCharsets.UTF_8), codec.encode(event));

@@ -16,6 +16,8 @@ import java.util.List;
  * publisher thread: the methods are synchronized.
  */
 final class JobTracker {
+    private static final int MAX_MESSAGE = 4096;
+
     private final String jobId;
     private final String tenant;
     private final String worker;
@@ -64,9 +66,10 @@ final class JobTracker {
                 yield status(JobState.CANCELLED, lastSeq, outcome.generatedTokens(), FinishReason.CANCELLED, null);
             }
             case FAILED -> {
-                history.add(new JobEvent(JobEvent.Type.FAILED, clock.instant(), worker, outcome.error()));
+                String error = clip(outcome.error());
+                history.add(new JobEvent(JobEvent.Type.FAILED, clock.instant(), worker, error));
                 yield status(JobState.FAILED, lastSeq, outcome.generatedTokens(), FinishReason.ERROR,
-                        new JobError("ENGINE_ERROR", outcome.error()));
+                        new JobError("ENGINE_ERROR", error));
             }
         };
     }
@@ -74,8 +77,9 @@ final class JobTracker {
     /** FAILED before it was queued: the request is valid but cannot run here. */
     synchronized JobStatus rejected(String detail, String code, String message) {
         history.add(new JobEvent(JobEvent.Type.ACCEPTED, clock.instant(), worker, detail));
-        history.add(new JobEvent(JobEvent.Type.FAILED, clock.instant(), worker, message));
-        return status(JobState.FAILED, -1, 0, FinishReason.ERROR, new JobError(code, message));
+        String text = clip(message);
+        history.add(new JobEvent(JobEvent.Type.FAILED, clock.instant(), worker, text));
+        return status(JobState.FAILED, -1, 0, FinishReason.ERROR, new JobError(code, text));
     }
 
     /** CANCELLED before it was queued: a cancel command came before the request. */
@@ -83,6 +87,15 @@ final class JobTracker {
         history.add(new JobEvent(JobEvent.Type.ACCEPTED, clock.instant(), worker, detail));
         history.add(new JobEvent(JobEvent.Type.CANCELLED, clock.instant(), worker, "cancelled before it started"));
         return status(JobState.CANCELLED, -1, 0, FinishReason.CANCELLED, null);
+    }
+
+    /** Error texts as the schema takes them: not empty, at most {@link #MAX_MESSAGE} characters. */
+    private static String clip(String message) {
+        if (message == null || message.isEmpty()) return "no message";
+        if (message.length() <= MAX_MESSAGE) return message;
+        int end = MAX_MESSAGE - 3;
+        if (Character.isHighSurrogate(message.charAt(end - 1))) end--; // never half a character: it could not be encoded
+        return message.substring(0, end) + "...";
     }
 
     static FinishReason finishReason(JobOutcome.Ending ending) {

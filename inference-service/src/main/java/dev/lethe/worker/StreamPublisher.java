@@ -67,11 +67,6 @@ final class StreamPublisher implements AutoCloseable {
         return stream;
     }
 
-    /** Jobs whose last records are not written yet. */
-    int openStreams() {
-        return streams.size();
-    }
-
     private void wake() {
         lock.lock();
         try {

@@ -96,10 +96,6 @@ final class WorkerMetrics {
         pauses.increment();
     }
 
-    double pauses() {
-        return pauses.count();
-    }
-
     void publishFailed() {
         publishFailures.increment();
     }

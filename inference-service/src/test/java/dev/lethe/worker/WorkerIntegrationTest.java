@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -81,7 +82,7 @@ class WorkerIntegrationTest {
     @Autowired
     Model model;
     @Autowired
-    WorkerMetrics metrics;
+    MeterRegistry registry;
     @Autowired
     KafkaListenerEndpointRegistry listeners;
     @LocalServerPort
@@ -239,7 +240,8 @@ class WorkerIntegrationTest {
             assertTrue(last.history().getFirst().detail().startsWith("request lethe.requests-"), last.history().getFirst().detail());
         }
         assertEquals(FinishReason.STOP, events(records, Topics.JOBS, "stop-1", JobStatus.class).getLast().finishReason());
-        assertTrue(metrics.pauses() > 0, "the full queue never paused the request consumer");
+        assertTrue(registry.get("lethe.worker.requests.pauses").counter().count() > 0,
+                "the full queue never paused the request consumer");
         assertRequestOffsetsCommitted();
     }
 
