@@ -18,6 +18,7 @@ public final class LetheCli {
               bench-quality  perplexity and greedy agreement of each KV policy against the full cache
               bench-cpu   CPU decode speed against this machine's memory bandwidth
               bench-cache    KV policy time per decode step; checkpoint speed against the disk
+              up          a local Kafka broker, the worker and the gateway, until Ctrl-C (lethe up --help)
               help        this text
             """;
 
@@ -49,6 +50,7 @@ public final class LetheCli {
                     CpuBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                     yield 0;
                 }
+                case "up" -> dev.lethe.worker.dev.LocalBroker.up(args, out, err);
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
         } catch (java.io.IOException e) {
@@ -77,6 +79,7 @@ public final class LetheCli {
             case "generate" -> GenerateCommand.USAGE;
             case "bench-quality" -> BenchQualityCommand.USAGE;
             case "bench-cache" -> BenchCacheCommand.USAGE;
+            case "up" -> dev.lethe.worker.dev.LocalBroker.USAGE;
             default -> USAGE;
         };
     }

@@ -1,0 +1,72 @@
+package dev.lethe.engine.scheduler;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The decode thread: runs {@link ContinuousBatchScheduler#step} while there is work and sleeps until a job or a
+ * command arrives when there is none. It is the only thread that touches the engine.
+ */
+public final class DecodeLoop implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(DecodeLoop.class.getName());
+
+    private final ContinuousBatchScheduler scheduler;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile Throwable lastError;
+
+    public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName) {
+        this.scheduler = scheduler;
+        this.thread = Thread.ofPlatform().name(threadName).unstarted(this::run);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    /** Whether the thread is running (false before {@link #start} and after {@link #close}). */
+    public boolean alive() {
+        return thread.isAlive();
+    }
+
+    /** The last error a step threw (a bug: job failures are reported to their listeners), or null. */
+    public Throwable lastError() {
+        return lastError;
+    }
+
+    private void run() {
+        while (running) {
+            try {
+                if (!scheduler.step()) scheduler.awaitWork(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException | Error e) {
+                // A step that throws is a bug; keep serving the other jobs, and let health checks see it.
+                lastError = e;
+                LOG.log(System.Logger.Level.ERROR, "decode step failed", e);
+                pause();
+            }
+        }
+        scheduler.close();
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops after the step in progress and releases the active jobs' memory. */
+    @Override
+    public void close() {
+        running = false;
+        scheduler.wakeUp();
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package dev.lethe.worker;
+
+import dev.lethe.schemas.JobStatus;
+import dev.lethe.schemas.TokenChunk;
+import dev.lethe.schemas.Topics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The thread that writes what running jobs produce: RUNNING states, token chunks, and final states. Each cycle
+ * drains every job's {@link JobStream} and writes the records in one batch; a job's final state goes out only
+ * after its last chunk is acknowledged, so {@code lethe.jobs} never claims tokens that {@code lethe.tokens}
+ * lacks. Nothing is dropped: records that could not be written stay first in line for the next cycle.
+ */
+final class StreamPublisher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StreamPublisher.class);
+
+    private final EventPublisher events;
+    private final WorkerMetrics metrics;
+    private final Clock clock;
+    private final int maxTokens;
+    private final long flushNanos;
+    private final Map<String, JobStream> streams = new ConcurrentHashMap<>();
+
+    // Publisher thread only: records not yet written, in order; final states wait in their own line.
+    private final List<ProducerRecord<byte[], byte[]>> backlog = new ArrayList<>();
+    private final List<ProducerRecord<byte[], byte[]>> finalStates = new ArrayList<>();
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition signal = lock.newCondition();
+    private boolean signalled;
+    private volatile boolean running = true;
+    private final Thread thread;
+
+    StreamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties.Chunk chunking) {
+        this.events = events;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.maxTokens = chunking.maxTokens();
+        this.flushNanos = chunking.flushInterval().toNanos();
+        this.thread = Thread.ofPlatform().name("lethe-publisher").unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    boolean alive() {
+        return thread.isAlive();
+    }
+
+    /** The listener the scheduler reports the job's progress to. */
+    JobStream open(JobTracker job) {
+        JobStream stream = new JobStream(job, maxTokens, flushNanos, System::nanoTime, clock, this::wake,
+                metrics::tokenGenerated, metrics::jobFinished);
+        streams.put(job.jobId(), stream);
+        return stream;
+    }
+
+    private void wake() {
+        lock.lock();
+        try {
+            signalled = true;
+            signal.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void run() {
+        while (running) {
+            awaitWork();
+            cycle(false);
+        }
+        // Shutting down: write what the jobs produced so far (a later owner resumes from there).
+        cycle(true);
+    }
+
+    private void awaitWork() {
+        long deadline = Long.MAX_VALUE;
+        for (JobStream stream : streams.values()) deadline = Math.min(deadline, stream.deadline());
+        long wait = backlog.isEmpty() && finalStates.isEmpty()
+                ? Math.min(Math.max(deadline - System.nanoTime(), 0), TimeUnit.SECONDS.toNanos(1))
+                : flushNanos; // something failed to go out: try again soon (the retry has already backed off)
+        lock.lock();
+        try {
+            if (!signalled && wait > 0) signal.awaitNanos(wait);
+            signalled = false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void cycle(boolean force) {
+        long now = System.nanoTime();
+        int chunks = 0;
+        for (JobStream stream : streams.values()) {
+            JobStream.Drained drained;
+            try {
+                drained = stream.drain(now, force);
+                for (JobStatus status : drained.statuses()) backlog.add(events.record(Topics.JOBS, status));
+                for (TokenChunk chunk : drained.chunks()) backlog.add(events.record(Topics.TOKENS, chunk));
+                chunks += drained.chunks().size();
+                if (drained.terminal() != null) finalStates.add(events.record(Topics.JOBS, drained.terminal()));
+            } catch (RuntimeException e) { // an event that breaks its schema: a bug, which must not stop the others
+                log.error("cannot encode the events of job {}", stream.jobId(), e);
+                streams.remove(stream.jobId());
+                continue;
+            }
+            if (stream.ended()) streams.remove(stream.jobId());
+        }
+        metrics.chunksProduced(chunks);
+        if (write(backlog)) write(finalStates);
+    }
+
+    /** Writes and empties {@code records}; on failure keeps the unwritten ones in it, in order. */
+    private boolean write(List<ProducerRecord<byte[], byte[]>> records) {
+        if (records.isEmpty()) return true;
+        try {
+            events.sendAll(records);
+            records.clear();
+            return true;
+        } catch (PublishException e) {
+            metrics.publishFailed();
+            log.warn("Kafka writes failing; {} record(s) kept to try again: {}", e.unsent().size(), e.getMessage());
+            records.clear();
+            records.addAll(e.unsent());
+            return false;
+        }
+    }
+
+    /** Stops after writing everything the jobs produced (and what was waiting), within the timeout. */
+    @Override
+    public void close() {
+        running = false;
+        wake();
+        try {
+            thread.join(Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.lethe.worker;
+
+import dev.lethe.cache.KvCacheListener;
+import dev.lethe.engine.scheduler.ContinuousBatchScheduler;
+import dev.lethe.engine.scheduler.JobOutcome;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.EnumMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The worker's meters (Prometheus names in brackets):
+ * generated tokens [{@code lethe_worker_tokens_generated_total}, its rate is tokens/s];
+ * queued and active jobs [{@code lethe_worker_jobs_queued}, {@code lethe_worker_jobs_active}];
+ * KV bytes the active jobs retain and what full caches would hold [{@code lethe_worker_kv_retained_bytes},
+ * {@code lethe_worker_kv_full_bytes}]; pruning rounds run and deferred
+ * [{@code lethe_worker_kv_pruning_rounds_total}, {@code lethe_worker_kv_pruning_deferred_total}];
+ * jobs ended by outcome; requests sent to the DLQ by failure kind; token chunks; failed writes;
+ * whether request consumption is paused for back-pressure, and how often it paused.
+ */
+final class WorkerMetrics {
+    private final MeterRegistry registry;
+    private final Counter tokens;
+    private final Counter pruningRounds;
+    private final Counter pruningDeferred;
+    private final Counter chunks;
+    private final Counter publishFailures;
+    private final Counter pauses;
+    private final Map<JobOutcome.Ending, Counter> finished = new EnumMap<>(JobOutcome.Ending.class);
+
+    WorkerMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        tokens = Counter.builder("lethe.worker.tokens.generated").description("Tokens generated").register(registry);
+        pruningRounds = Counter.builder("lethe.worker.kv.pruning.rounds")
+                .description("KV pruning rounds that evicted tokens, summed over layers").register(registry);
+        pruningDeferred = Counter.builder("lethe.worker.kv.pruning.deferred")
+                .description("KV pruning rounds deferred (no attention breakpoint), summed over layers").register(registry);
+        chunks = Counter.builder("lethe.worker.token.chunks").description("Token chunks produced").register(registry);
+        publishFailures = Counter.builder("lethe.worker.publish.failures")
+                .description("Batches of Kafka writes that failed after every retry").register(registry);
+        pauses = Counter.builder("lethe.worker.requests.pauses")
+                .description("Times request consumption paused because the job queue was full").register(registry);
+        for (JobOutcome.Ending ending : JobOutcome.Ending.values()) {
+            finished.put(ending, Counter.builder("lethe.worker.jobs.finished")
+                    .tag("outcome", ending.name().toLowerCase(Locale.ROOT)).register(registry));
+        }
+    }
+
+    /** Gauges that read the scheduler's latest snapshot (written by the decode thread after each step). */
+    void watch(ContinuousBatchScheduler scheduler, BooleanSupplier paused) {
+        Gauge.builder("lethe.worker.jobs.queued", () -> scheduler.snapshot().queued()).register(registry);
+        Gauge.builder("lethe.worker.jobs.active", () -> scheduler.snapshot().active()).register(registry);
+        Gauge.builder("lethe.worker.kv.retained", () -> scheduler.snapshot().kvBytesRetained()).baseUnit("bytes")
+                .description("KV bytes the active jobs' caches retain").register(registry);
+        Gauge.builder("lethe.worker.kv.full", () -> scheduler.snapshot().kvBytesFull()).baseUnit("bytes")
+                .description("KV bytes full caches would hold for the same jobs").register(registry);
+        Gauge.builder("lethe.worker.requests.paused", () -> paused.getAsBoolean() ? 1 : 0)
+                .description("1 while request consumption is paused because the queue is full").register(registry);
+    }
+
+    /** Counts the pruning rounds of every cache it is attached to. */
+    KvCacheListener cacheListener() {
+        return new KvCacheListener() {
+            @Override
+            public void roundRun(long step, int layer, int before, int after) {
+                pruningRounds.increment();
+            }
+
+            @Override
+            public void roundDeferred(long step, int layer, int length) {
+                pruningDeferred.increment();
+            }
+        };
+    }
+
+    void tokenGenerated() {
+        tokens.increment();
+    }
+
+    void jobFinished(JobOutcome.Ending ending) {
+        finished.get(ending).increment();
+    }
+
+    void deadLettered(String kind) {
+        Counter.builder("lethe.worker.requests.dead.lettered").tag("kind", kind).register(registry).increment();
+    }
+
+    void chunksProduced(int n) {
+        if (n > 0) chunks.increment(n);
+    }
+
+    void requestsPaused() {
+        pauses.increment();
+    }
+
+    void publishFailed() {
+        publishFailures.increment();
+    }
+}

@@ -1,0 +1,116 @@
+package dev.lethe.worker;
+
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+/**
+ * {@code lethe.worker.*}. Every key has a default that works for one worker beside a local broker.
+ *
+ * @param id            this worker's name in job states and token chunks; blank means host name + process id
+ * @param model         the GGUF model file
+ * @param modelName     the name requests use for the model; blank means the file name without {@code .gguf}
+ * @param maxActiveJobs jobs decoding at once
+ * @param queueCapacity jobs accepted and waiting; when full, the worker stops reading requests until there is room
+ * @param kv            the KV policy of jobs whose request names none
+ * @param chunk         how tokens are grouped into {@code lethe.tokens} records
+ * @param publish       retries and circuit breaker around writes to Kafka
+ * @param topics        topic creation at start-up
+ * @param controlGroup  consumer group of the control topic; blank means {@code lethe-control-<id>} (each worker reads
+ *                      every command and acts on those for its jobs)
+ */
+@ConfigurationProperties("lethe.worker")
+public record WorkerProperties(
+        @DefaultValue("") String id,
+        Path model,
+        @DefaultValue("") String modelName,
+        @DefaultValue("4") int maxActiveJobs,
+        @DefaultValue("16") int queueCapacity,
+        @DefaultValue Kv kv,
+        @DefaultValue Chunk chunk,
+        @DefaultValue Publish publish,
+        @DefaultValue TopicSetup topics,
+        @DefaultValue("") String controlGroup) {
+
+    /** The schemas' pattern for worker ids. */
+    private static final Pattern WORKER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+
+    public WorkerProperties {
+        if (model == null) throw new IllegalArgumentException("lethe.worker.model: the GGUF model file to serve is not set");
+    }
+
+    /** {@link #id}, or host name + process id when it is blank. */
+    public String workerId() {
+        if (!id.isBlank()) {
+            if (!WORKER_ID.matcher(id).matches()) {
+                throw new IllegalArgumentException("lethe.worker.id '" + id + "' is not a valid worker id (" + WORKER_ID + ")");
+            }
+            return id;
+        }
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            host = "worker";
+        }
+        String name = (host + "-" + ManagementFactory.getRuntimeMXBean().getPid()).replaceAll("[^A-Za-z0-9._:-]", "-");
+        return name.length() > 128 ? name.substring(name.length() - 128) : name;
+    }
+
+    public String modelNameOrDefault() {
+        if (!modelName.isBlank()) return modelName;
+        String file = model.getFileName().toString();
+        return file.endsWith(".gguf") ? file.substring(0, file.length() - ".gguf".length()) : file;
+    }
+
+    public String controlGroupOrDefault(String workerId) {
+        return controlGroup.isBlank() ? "lethe-control-" + workerId : controlGroup;
+    }
+
+    /**
+     * @param policy     a policy name of {@code lethe-cache} ({@code lethe}, {@code full}, {@code streamingllm}, ...)
+     * @param parameters its parameters in {@code lethe-cache}'s names ({@code sparse-ratio}, {@code delta}, ...)
+     */
+    public record Kv(@DefaultValue("lethe") String policy, @DefaultValue Map<String, String> parameters) {}
+
+    /**
+     * A job's tokens go out when {@code maxTokens} are waiting or the oldest has waited {@code flushInterval},
+     * whichever comes first; a record never holds more than {@code maxTokens} tokens.
+     */
+    public record Chunk(@DefaultValue("20ms") Duration flushInterval, @DefaultValue("16") int maxTokens) {
+        public Chunk {
+            if (flushInterval.isNegative() || flushInterval.isZero()) {
+                throw new IllegalArgumentException("lethe.worker.chunk.flush-interval must be positive, got " + flushInterval);
+            }
+            if (maxTokens <= 0 || maxTokens > 4096) {
+                throw new IllegalArgumentException("lethe.worker.chunk.max-tokens must be in 1..4096 (the schema's limit), got " + maxTokens);
+            }
+        }
+    }
+
+    /**
+     * @param maxAttempts     attempts of one write before it is reported failed (and tried again later: nothing is dropped)
+     * @param initialBackoff  wait before the second attempt; doubles each time up to {@code maxBackoff}
+     * @param sendTimeout     how long one attempt waits for the broker's acknowledgement
+     * @param failureRate     percentage of failed writes (over the last {@code window}) that opens the circuit
+     * @param openFor         how long an open circuit refuses writes before trying again
+     */
+    public record Publish(
+            @DefaultValue("6") int maxAttempts,
+            @DefaultValue("100ms") Duration initialBackoff,
+            @DefaultValue("5s") Duration maxBackoff,
+            @DefaultValue("30s") Duration sendTimeout,
+            @DefaultValue("50") float failureRate,
+            @DefaultValue("10") int window,
+            @DefaultValue("10s") Duration openFor) {}
+
+    /** Topics are created at start-up when {@code create} is set (a local set-up); in production they exist already. */
+    public record TopicSetup(@DefaultValue("true") boolean create, @DefaultValue("12") int partitions,
+                             @DefaultValue("1") short replicationFactor) {}
+}

@@ -1,0 +1,279 @@
+package dev.lethe.worker.dev;
+
+import dev.lethe.cli.UsageException;
+import dev.lethe.schemas.Topics;
+import dev.lethe.worker.WorkerApplication;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.metadata.storage.Formatter;
+import org.apache.kafka.server.common.MetadataVersion;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.logging.LogLevel;
+import org.springframework.boot.logging.LoggingSystem;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * {@code lethe up}: all of Lethe on one machine, without Docker. Starts a single-node Kafka broker in this JVM
+ * (Kafka's own KRaft server, broker and controller in one, with its data in a temporary folder that goes with
+ * it), creates the topics, starts the inference worker in this JVM and the gateway as a child process when its
+ * jar has been built, and stays in the foreground until Ctrl-C, then stops them in reverse order.
+ *
+ * <p>spring-kafka-test's {@code EmbeddedKafkaKraftBroker} would be shorter, but its test kit binds every listener
+ * to a random port (its {@code kafkaPorts} setting is ignored in KRaft mode), and clients expect 9092.
+ */
+public final class LocalBroker {
+    public static final String USAGE = """
+            usage: lethe up [--port N] [--partitions N] [--worker-port N] [--no-gateway]
+              --port N          Kafka's port on localhost (default 9092)
+              --partitions N    partitions of each topic (default 12)
+              --worker-port N   the worker's HTTP port: /actuator/health, /actuator/prometheus (default 8081)
+              --no-gateway      do not start the gateway even if gateway-service/target has its jar
+            Stops on Ctrl-C. The model is $LETHE_WORKER_MODEL, else ../shared/models/stories260K.gguf.
+            """;
+
+    private record Settings(int port, int partitions, int workerPort, boolean gateway) {}
+
+    private LocalBroker() {}
+
+    public static int up(String[] args, PrintStream out, PrintStream err) {
+        Settings settings = parse(args);
+        requireFree(settings.port(), "Kafka", "--port");
+        requireFree(settings.workerPort(), "the worker", "--worker-port");
+        Path home = Path.of(System.getProperty("lethe.home", ".")).toAbsolutePath().normalize();
+        String bootstrap = "localhost:" + settings.port();
+
+        quietKafkaLogs();
+        out.println("lethe: starting Kafka on " + bootstrap + " ...");
+        out.flush();
+        Path dataDir = createDataDir();
+        KafkaRaftServer broker = startBroker(settings.port(), dataDir);
+        createTopics(bootstrap, settings.partitions());
+
+        out.println("lethe: starting the worker ...");
+        out.flush();
+        ConfigurableApplicationContext worker = new SpringApplicationBuilder(WorkerApplication.class)
+                .main(WorkerApplication.class)
+                .registerShutdownHook(false) // stopped below, before the broker it writes to
+                .run("--spring.kafka.bootstrap-servers=" + bootstrap,
+                        "--server.port=" + settings.workerPort(),
+                        "--lethe.worker.topics.partitions=" + settings.partitions(),
+                        "--logging.level.org.apache.kafka=WARN", "--logging.level.kafka=WARN",
+                        "--logging.level.state.change.logger=WARN");
+
+        Process gateway = null;
+        Optional<Path> gatewayJar = settings.gateway() ? gatewayJar(home) : Optional.empty();
+        if (gatewayJar.isPresent()) {
+            gateway = startGateway(gatewayJar.get(), bootstrap);
+            gateway.onExit().thenAccept(p -> err.println("lethe: the gateway exited with code " + p.exitValue()));
+        }
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Process child = gateway;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            err.println("lethe: stopping ...");
+            if (child != null && child.isAlive()) {
+                child.destroy();
+                try {
+                    if (!child.waitFor(15, TimeUnit.SECONDS)) child.destroyForcibly();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            worker.close();
+            broker.shutdown();
+            broker.awaitShutdown();
+            deleteTree(dataDir);
+            stopped.countDown();
+        }, "lethe-up-shutdown"));
+
+        out.println();
+        out.println("lethe is up:");
+        out.println("  Kafka    " + bootstrap + "  (topics " + String.join(", ", Topics.ALL.stream().map(Topics.Spec::name).toList())
+                + "; " + settings.partitions() + " partitions each)");
+        out.println("  worker   http://localhost:" + settings.workerPort() + "/actuator/health  and  /actuator/prometheus");
+        if (gatewayJar.isPresent()) {
+            out.println("  gateway  " + gatewayJar.get().getFileName() + " (its address is in its log above)");
+        } else if (settings.gateway()) {
+            out.println("  gateway  not started: no runnable jar in " + home.resolve("gateway-service/target")
+                    + " (build it with ./mvnw -pl gateway-service -am package)");
+        }
+        out.println("Ctrl-C stops everything.");
+        out.flush();
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    /**
+     * The broker and Kafka's clients log every setting at INFO, and the broker starts before Spring Boot has set up
+     * logging (whose default, until then, is DEBUG); the worker gets the same levels as arguments.
+     */
+    private static void quietKafkaLogs() {
+        LoggingSystem logging = LoggingSystem.get(LocalBroker.class.getClassLoader());
+        logging.setLogLevel(LoggingSystem.ROOT_LOGGER_NAME, LogLevel.INFO);
+        for (String name : List.of("org.apache.kafka", "kafka", "state.change.logger")) logging.setLogLevel(name, LogLevel.WARN);
+    }
+
+    private static Settings parse(String[] args) {
+        int port = 9092;
+        int partitions = Topics.DEFAULT_PARTITIONS;
+        int workerPort = 8081;
+        boolean gateway = true;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--port" -> port = intValue(args, ++i, "--port", 1, 65535);
+                case "--partitions" -> partitions = intValue(args, ++i, "--partitions", 1, 1000);
+                case "--worker-port" -> workerPort = intValue(args, ++i, "--worker-port", 1, 65535);
+                case "--no-gateway" -> gateway = false;
+                default -> throw new UsageException("unknown option '" + args[i] + "'\n" + USAGE);
+            }
+        }
+        return new Settings(port, partitions, workerPort, gateway);
+    }
+
+    private static int intValue(String[] args, int i, String option, int min, int max) {
+        if (i >= args.length) throw new UsageException(option + " needs a value");
+        try {
+            int value = Integer.parseInt(args[i]);
+            if (value < min || value > max) throw new UsageException(option + " must be in " + min + ".." + max + ", got " + value);
+            return value;
+        } catch (NumberFormatException e) {
+            throw new UsageException(option + " needs a whole number, got '" + args[i] + "'");
+        }
+    }
+
+    private static void requireFree(int port, String who, String option) {
+        try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            socket.setReuseAddress(true);
+        } catch (IOException e) {
+            throw new IllegalStateException("port " + port + " (for " + who + ") is in use; stop what holds it, or choose another with " + option);
+        }
+    }
+
+    private static Path createDataDir() {
+        try {
+            return Files.createTempDirectory("lethe-kafka");
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create a folder for Kafka's data: " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.err.println("lethe: could not delete " + dir + ": " + e.getMessage());
+        }
+    }
+
+    /** One KRaft node that is broker and controller, on {@code port}, its controller on a free port. */
+    private static KafkaRaftServer startBroker(int port, Path dir) {
+        try {
+            int controllerPort;
+            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                controllerPort = free.getLocalPort();
+            }
+            Map<String, String> config = new HashMap<>();
+            config.put("process.roles", "broker,controller");
+            config.put("node.id", "1");
+            config.put("controller.quorum.voters", "1@localhost:" + controllerPort);
+            config.put("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
+            config.put("advertised.listeners", "PLAINTEXT://localhost:" + port);
+            config.put("controller.listener.names", "CONTROLLER");
+            config.put("inter.broker.listener.name", "PLAINTEXT");
+            config.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            config.put("log.dirs", dir.toString());
+            // One node: the internal topics cannot have more replicas.
+            config.put("offsets.topic.replication.factor", "1");
+            config.put("transaction.state.log.replication.factor", "1");
+            config.put("transaction.state.log.min.isr", "1");
+            config.put("group.initial.rebalance.delay.ms", "0");
+            new Formatter()
+                    .setNodeId(1)
+                    .setClusterId(Uuid.randomUuid().toString())
+                    .setDirectories(List.of(dir.toString()))
+                    .setMetadataLogDirectory(dir.toString())
+                    .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
+                    .setControllerListenerName("CONTROLLER")
+                    .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
+                    .run();
+            KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(config, false), Time.SYSTEM);
+            server.startup();
+            return server;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot start Kafka on port " + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Every Lethe topic with its settings (compaction for the state topics); the worker would create them too. */
+    private static void createTopics(String bootstrap, int partitions) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(Topics.newTopics(partitions, (short) 1)).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) throw new IllegalStateException("cannot create the topics: " + e.getCause(), e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot create the topics: " + e, e);
+        }
+    }
+
+    /** The gateway's Spring Boot jar, if built: the one jar in gateway-service/target with a Main-Class. */
+    private static Optional<Path> gatewayJar(Path home) {
+        Path target = home.resolve("gateway-service/target");
+        if (!Files.isDirectory(target)) return Optional.empty();
+        try (Stream<Path> files = Files.list(target)) {
+            return files.filter(p -> p.getFileName().toString().matches("gateway-service-.*\\.jar"))
+                    .filter(p -> !p.getFileName().toString().matches(".*-(plain|sources|javadoc|tests)\\.jar"))
+                    .filter(LocalBroker::runnable)
+                    .findFirst();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static boolean runnable(Path jar) {
+        try (JarFile file = new JarFile(jar.toFile())) {
+            return file.getManifest() != null && file.getManifest().getMainAttributes().getValue("Main-Class") != null;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Process startGateway(Path jar, String bootstrap) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-jar");
+        command.add(jar.toString());
+        command.add("--spring.kafka.bootstrap-servers=" + bootstrap);
+        try {
+            return new ProcessBuilder(command).inheritIO().start();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start the gateway (" + jar + "): " + e.getMessage(), e);
+        }
+    }
+}
