@@ -58,6 +58,21 @@ final class Chart {
         return Manifests.parse(template(valuesFile, sets).call());
     }
 
+    /** NOTES.txt as {@code helm install} prints it, from a client-only dry run (no cluster needed). */
+    static String notes(String valuesFile) {
+        String output = new Helm(dir()).install()
+                .withName(RELEASE)
+                .withNamespace(NAMESPACE)
+                .clientOnly()
+                .dryRun()
+                .withValuesFile(valuesFile(valuesFile))
+                .call()
+                .getOutput();
+        int notes = output.indexOf("NOTES:");
+        if (notes < 0) throw new AssertionError("helm install printed no NOTES:\n" + output);
+        return output.substring(notes + "NOTES:".length());
+    }
+
     /** The message Helm fails with, or an AssertionError when it renders after all. */
     static String renderError(String valuesFile, Map<String, Object> sets) {
         try {
