@@ -381,6 +381,7 @@ class GatewayIntegrationTest {
 
     @Test
     void anOpenAiStreamSendsHeartbeatsWhileWaitingAndCancelsItsJobWhenTheClientLeaves() {
+        List<ServerSentEvent<String>> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<ServerSentEvent<String>> seen = web.post().uri("/v1/chat/completions")
                 .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .contentType(MediaType.APPLICATION_JSON)
@@ -388,7 +389,10 @@ class GatewayIntegrationTest {
                         + "\"}], \"stream\": true}")
                 .exchange().expectStatus().isOk()
                 .returnResult(SSE).getResponseBody()
-                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment())) // then hang up
+                // Hang up at the first heartbeat after the held tokens arrived (on a loaded machine a heartbeat
+                // may come before them, too).
+                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment()) && tokenTextOfChat(heard).equals(FakeWorker.expectedText(FakeWorker.HELD_TOKENS)))
+                .doOnNext(heard::add)
                 .collectList().block(WAIT);
         assertThat(seen.getLast().comment()).isEqualTo(Heartbeats.COMMENT);
         String id = json.readTree(seen.getFirst().data()).get("id").stringValue();
