@@ -49,7 +49,7 @@ class JobPreparerTest {
     void mapsPromptSamplingPolicyAndPriority() throws Exception {
         var sampling = new Sampling(50, 0.7, 0.9, 40, 0.05, 1234L, List.of("."));
         JobSpec spec = preparer.prepare(request("Once upon a time", sampling,
-                new KvPolicy("streaming-llm", Map.of("window", 32.0)), "stories260K"));
+                new KvPolicy("streamingllm", Map.of("window", 32.0)), "stories260K"));
         assertArrayEquals(model.tokenizer().encode("Once upon a time", true, false), spec.prompt());
         assertEquals(0.7f, spec.sampling().temperature());
         assertEquals(0.9f, spec.sampling().topP());
@@ -65,7 +65,7 @@ class JobPreparerTest {
     @Test
     void theSchemasParameterNamesBecomeTheCacheLibrarys() throws Exception {
         JobSpec spec = preparer.prepare(request("Tim", Sampling.withMaxTokens(5),
-                new KvPolicy("lethe", Map.of("tau", 100.0, "recentRatio", 0.25, "delta", 64.0)), null));
+                new KvPolicy("lethe", Map.of("sparse-ratio", 100.0, "recent-ratio", 0.25, "delta", 64.0)), null));
         assertEquals(PolicySpec.of("lethe", "sparse-ratio", "100", "recent-ratio", "0.25", "delta", "64"), spec.kvPolicy());
     }
 

@@ -6,8 +6,8 @@ import java.util.Objects;
 import java.util.TreeMap;
 
 /**
- * A KV-cache eviction policy by name with its numeric parameters (for {@code lethe}: tau, delta,
- * gamma, recentRatio, sinks, segments). Parameters not given take the policy's own defaults.
+ * A KV-cache eviction policy by name with its numeric parameters (for {@code lethe}: sparse-ratio, delta,
+ * gamma, recent-ratio, sinks, segments). Parameters not given take the policy's own defaults.
  */
 public record KvPolicy(String name, Map<String, Double> parameters) {
 

@@ -102,7 +102,7 @@ class ExamplesTest {
     @Test
     void kvPolicyParametersDefaultToEmpty() {
         String json = new String(Examples.named("job-request.json").bytes(), StandardCharsets.UTF_8)
-                .replace("\"parameters\": { \"delta\": 256, \"gamma\": 0.95, \"recentRatio\": 0.3, \"tau\": 400 }", "\"x-unused\": 1");
+                .replace("\"parameters\": { \"delta\": 256, \"gamma\": 0.95, \"recent-ratio\": 0.3, \"sparse-ratio\": 400 }", "\"x-unused\": 1");
         JobRequest request = codec.decode(json.getBytes(StandardCharsets.UTF_8), JobRequest.class).orElseThrow();
         assertEquals(new KvPolicy("lethe", Map.of()), request.kvPolicy());
     }

@@ -300,7 +300,7 @@ public final class RequestParser {
         return stop;
     }
 
-    /** A policy name ({@code "lethe"}) or {@code {"name": "lethe", "parameters": {"tau": 0.5}}}. */
+    /** A policy name ({@code "lethe"}) or {@code {"name": "lethe", "parameters": {"sparse-ratio": 50}}}. */
     private static KvPolicy kvPolicy(Fields f) {
         if (!f.present("kv_policy")) {
             return null;

@@ -25,7 +25,7 @@ class RequestParserTest {
                               {"role": "user", "content": [{"type": "text", "text": "Once "}, {"type": "text", "text": "upon"}]}],
                  "max_completion_tokens": 64, "max_tokens": 9, "temperature": 0.7, "top_p": 0.9, "seed": 42,
                  "stop": ["\\n\\n", "The end"], "n": 1, "top_k": 40, "min_p": 0.05,
-                 "kv_policy": {"name": "lethe", "parameters": {"tau": 0.5}}, "priority": 7,
+                 "kv_policy": {"name": "lethe", "parameters": {"sparse-ratio": 50}}, "priority": 7,
                  "stream": true, "stream_options": {"include_usage": true},
                  "some_future_field": {"ignored": true}}
                 """);
@@ -42,7 +42,7 @@ class RequestParserTest {
         assertThat(job.sampling().minP()).isEqualTo(0.05);
         assertThat(job.sampling().seed()).isEqualTo(42L);
         assertThat(job.sampling().stop()).containsExactly("\n\n", "The end");
-        assertThat(job.kvPolicy()).isEqualTo(new KvPolicy("lethe", Map.of("tau", 0.5)));
+        assertThat(job.kvPolicy()).isEqualTo(new KvPolicy("lethe", Map.of("sparse-ratio", 50.0)));
         assertThat(job.priority()).isEqualTo(7);
         assertThat(request.stream()).isTrue();
         assertThat(request.includeUsage()).isTrue();
@@ -67,10 +67,10 @@ class RequestParserTest {
         assertThat(plain.kvPolicy()).isNull();
 
         GenerationRequest batchOfOne = parser.parse(RequestParser.Kind.COMPLETION, """
-                {"prompt": ["Hi"], "max_tokens": 5.0, "kv_policy": "streaming-llm", "temperature": null}""");
+                {"prompt": ["Hi"], "max_tokens": 5.0, "kv_policy": "streamingllm", "temperature": null}""");
         assertThat(batchOfOne.prompt()).isEqualTo("Hi");
         assertThat(batchOfOne.sampling().maxTokens()).isEqualTo(5);
-        assertThat(batchOfOne.kvPolicy()).isEqualTo(new KvPolicy("streaming-llm", Map.of()));
+        assertThat(batchOfOne.kvPolicy()).isEqualTo(new KvPolicy("streamingllm", Map.of()));
         assertThat(batchOfOne.sampling().temperature()).as("null means absent").isEqualTo(1.0);
         assertThat(parser.parse(RequestParser.Kind.COMPLETION, "{\"prompt\": \"x\", \"logprobs\": 0}").prompt())
                 .as("no log probabilities asked for").isEqualTo("x");
