@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
 
 /**
  * Checkpoints as objects {@code s3://<bucket>/<prefix>/<jobId>/<checkpointId>.lkv} in S3 or an S3-compatible
- * server. Uploads stream through one part-sized buffer (multipart above one part), downloads stream from
+ * server. Uploads stream through two part-sized buffers (multipart above one part, one part uploading while the next fills), downloads stream from
  * the response, so memory stays bounded whatever the checkpoint's size. An object becomes visible only
  * when its upload completes, which makes every put atomic.
  *
@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * a lifecycle rule that aborts incomplete multipart uploads after a day.
  */
 public final class S3CheckpointStore implements CheckpointStore {
-    /** 8 MiB: 8 MiB of heap per put in flight, and up to 80 GB per checkpoint within S3's 10,000 parts. */
+    /** 8 MiB: at most 16 MiB of heap per put in flight (two parts), and up to 80 GB per checkpoint within S3's 10,000 parts. */
     public static final int DEFAULT_PART_BYTES = 8 << 20;
     private static final Pattern BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,254}");
     private static final Pattern PREFIX_SEGMENT = Pattern.compile("[A-Za-z0-9._~-]+");
@@ -45,7 +45,7 @@ public final class S3CheckpointStore implements CheckpointStore {
 
     /**
      * @param prefix     key prefix ({@code ""} for none), slash-separated segments of {@code [A-Za-z0-9._~-]}
-     * @param partBytes  size of each multipart part and of the one buffer a put holds, at least 5 MiB
+     * @param partBytes  size of each multipart part and of each of the two buffers a put holds, at least 5 MiB
      * @param ownsClient whether {@link #close} closes the client
      */
     public S3CheckpointStore(S3Client client, String bucket, String prefix, int partBytes, boolean ownsClient) {

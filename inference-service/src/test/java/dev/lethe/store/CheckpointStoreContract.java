@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -316,7 +317,7 @@ abstract class CheckpointStoreContract {
         assertTrue(text.contains("sha256=" + expectedSha), "the child's store reported the stream's digest: " + text);
         assertTrue(text.contains("bytes=" + LARGE_BLOB_BYTES), text);
         try (InputStream in = store.openVerified(listed.getFirst().uri(), LARGE_BLOB_BYTES, expectedSha)) {
-            assertEquals(expectedSha, TestCheckpoints.sha256Hex(in));
+            in.transferTo(OutputStream.nullOutputStream());
         }
         assertLargeUpload(new StoredCheckpoint("job-large", "ckpt-1", listed.getFirst().uri(), LARGE_BLOB_BYTES, expectedSha));
     }
