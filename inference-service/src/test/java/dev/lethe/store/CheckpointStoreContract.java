@@ -1,6 +1,8 @@
 package dev.lethe.store;
 
+import dev.lethe.cache.checkpoint.CheckpointCodec;
 import dev.lethe.cache.checkpoint.CheckpointFormatException;
+import dev.lethe.cache.checkpoint.CheckpointInfo;
 import dev.lethe.store.CheckpointStoreException.Reason;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -12,7 +14,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,8 +28,6 @@ import java.util.concurrent.TimeUnit;
 import static dev.lethe.store.TestCheckpoints.MODEL;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,9 +70,9 @@ abstract class CheckpointStoreContract {
         var sequence = TestCheckpoints.sequence(7);
         try (var cache = TestCheckpoints.cache(7, 40, 60)) {
             var encoded = TestCheckpoints.encode(cache, sequence);
-            var info = new dev.lethe.cache.checkpoint.CheckpointInfo[1];
+            var info = new CheckpointInfo[1];
             StoredCheckpoint stored = store.put("job-a", "ckpt-1",
-                    out -> info[0] = dev.lethe.cache.checkpoint.CheckpointCodec.write(out, MODEL, cache, sequence));
+                    out -> info[0] = CheckpointCodec.write(out, MODEL, cache, sequence));
 
             assertEquals(info[0].bytes(), stored.bytes(), "bytes reported by the store and the codec");
             byte[] blob = TestCheckpoints.readAll(store.open(stored.uri()));
@@ -173,7 +172,7 @@ abstract class CheckpointStoreContract {
             long length = TestCheckpoints.encode(cache, sequence).bytes().length;
             for (long offset : new long[]{length / 2, length - 1}) {
                 StoredCheckpoint stored = store.put("job-c", "ckpt-" + offset,
-                        out -> dev.lethe.cache.checkpoint.CheckpointCodec.write(out, MODEL, cache, sequence));
+                        out -> CheckpointCodec.write(out, MODEL, cache, sequence));
                 corruptInStorage(stored.uri(), offset);
                 try (InputStream in = store.open(stored.uri())) {
                     assertThrows(CheckpointFormatException.class, () -> TestCheckpoints.decode(in), "flipped byte at " + offset);
