@@ -5,6 +5,7 @@ import dev.lethe.engine.model.Model;
 import dev.lethe.engine.model.Sequence;
 import dev.lethe.engine.sampler.Sampler;
 import dev.lethe.engine.gguf.GgmlType;
+import dev.lethe.engine.gguf.WeightResidence;
 import dev.lethe.engine.gguf.GgufFile;
 import dev.lethe.engine.gguf.GgufTensorInfo;
 import dev.lethe.engine.tensor.FloatTensor;
@@ -113,7 +114,8 @@ public final class CpuBench {
      * to the same interference from other processes, and the best run is what the machine does undisturbed.
      */
     private static Row measure(Path path, GgmlType type, int rounds, PrintStream out) throws IOException {
-        try (Model model = Model.load(path);
+        // In memory, not mapped: the kernel's reclaim of idle file pages would make this a disk benchmark.
+        try (Model model = Model.load(path, WeightResidence.MEMORY);
              MemoryBandwidth bandwidth = MemoryBandwidth.allocate(MemoryBandwidth.DEFAULT_BYTES, MatVec.threads());
              Sequence decoder = model.newSequence(KvCaches.full(model.kvLayout()))) {
             GgufFile file = model.gguf();

@@ -38,9 +38,24 @@ public final class GgufReader {
     }
 
     public static GgufFile read(Path path) {
+        return read(path, WeightResidence.fromSystemProperty());
+    }
+
+    /**
+     * Reads a GGUF file whose tensors stay in the file's memory mapping ({@link WeightResidence#MAPPED}) or are
+     * copied once into anonymous memory ({@link WeightResidence#MEMORY}), which a machine without swap never
+     * pages out: kernels that reclaim idle file pages (DAMON, seen on our CI machines) otherwise turn a decode
+     * step into disk reads.
+     */
+    public static GgufFile read(Path path, WeightResidence residence) {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            if (residence == WeightResidence.MEMORY) {
+                MemorySegment copy = arena.allocate(mapped.byteSize(), 64);
+                copy.copyFrom(mapped);
+                mapped = copy;
+            }
             return new GgufReader(mapped).parse(arena, path);
         } catch (NoSuchFileException e) {
             arena.close();

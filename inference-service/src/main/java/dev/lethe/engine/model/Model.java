@@ -6,6 +6,7 @@ import dev.lethe.cache.KvLayout;
 import dev.lethe.cache.checkpoint.ModelIdentity;
 import dev.lethe.engine.gguf.GgufFile;
 import dev.lethe.engine.gguf.GgufReader;
+import dev.lethe.engine.gguf.WeightResidence;
 import dev.lethe.engine.tokenizer.Tokenizer;
 import dev.lethe.engine.tokenizer.Tokenizers;
 import java.nio.file.Path;
@@ -35,7 +36,12 @@ public final class Model implements AutoCloseable {
 
     /** Loads a GGUF model; every problem with the file is a {@link dev.lethe.engine.gguf.GgufFormatException}. */
     public static Model load(Path path) {
-        GgufFile gguf = GgufReader.read(path);
+        return load(path, WeightResidence.fromSystemProperty());
+    }
+
+    /** Loads a GGUF model whose weights stay mapped or are copied into memory ({@link WeightResidence}). */
+    public static Model load(Path path, WeightResidence residence) {
+        GgufFile gguf = GgufReader.read(path, residence);
         try {
             return new Model(path, gguf);
         } catch (RuntimeException e) {
