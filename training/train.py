@@ -231,23 +231,25 @@ def main():
     config = dict(CONFIG)
     if args.small:
         config.update(dim=32, layers=2, heads=2, ffn=64)
+    test = read_test(args.test)
+    excluded = frozenset(p["prompt"] for p in test)
+    # The data workers fork before CUDA starts in this process.
+    pool = mp.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(excluded,))
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
     model = TraceModel(config).to(device)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: {params / 1e6:.2f}M parameters, config {config}, device {device}", flush=True)
+    print(f"model: {params / 1e6:.2f}M parameters, config {config}, torch {torch.__version__}, device "
+          f"{torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}", flush=True)
 
-    test = read_test(args.test)
-    excluded = frozenset(p["prompt"] for p in test)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), **({"fused": True} if device == "cuda" else {}))
     shuffle = random.Random(args.seed)
     # Jobs are handed out a few ahead of need, in order, so the data depends only on the seed.
-    pool = mp.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(excluded,))
     next_job = 0
     pending = collections.deque()
 
