@@ -10,16 +10,20 @@ mod 100); the solution executes it line by line. Example prompt and the start of
     b:=b+a          <- loop body, run in order, 24 times
     c:=c-b
     }
-    #1              <- solution: iteration marker
+    #24             <- solution: iteration marker, counting down the iterations left
     b=07+12=19      <- each statement with its operand values and result
     c=55-19=36
-    #2
+    #23
+    ...
+    #1
     ...
     answer a=12 b=.. c=..
 
 Every line of the solution needs information from far back: the statement to run and the registers the
 body never assigns (constants) sit only in the prompt, which is thousands of tokens behind by the end, and
-the loop count decides when to stop. A register's current value is the last number on the latest line that
+the loop count is read once, for the first marker. (Markers that count up instead, "#1".."#24", are the
+format of the first training stage; there the model never learned to stop, since that needs the count from
+the prompt, see bench/TASK.md.) A register's current value is the last number on the latest line that
 starts with its name: the previous iteration, the current one, or the prompt. Solutions run from a few
 hundred to several thousand characters; one character is one token of the model.
 
@@ -38,8 +42,9 @@ NAMES = "abcdef"
 MAX_CHARS = 4000
 
 
-def trace_problem(rng, min_chars=200, max_chars=MAX_CHARS):
-    """One problem as (prompt, solution, answer); the solution ends with the answer line and a newline."""
+def trace_problem(rng, min_chars=200, max_chars=MAX_CHARS, countdown=True):
+    """One problem as (prompt, solution, answer); the solution ends with the answer line and a newline.
+    The iteration markers count down to #1 (or up from #1 without countdown); the problem is the same."""
     n_vars = rng.randint(3, 6)
     names = NAMES[:n_vars]
     n_statements = rng.randint(2, min(4, n_vars - 1))  # at least one register is a constant
@@ -60,7 +65,7 @@ def trace_problem(rng, min_chars=200, max_chars=MAX_CHARS):
 
     lines = []
     for i in range(1, iterations + 1):
-        lines.append(f"#{i}")
+        lines.append(f"#{iterations + 1 - i if countdown else i}")
         for t, x, op, y in body:
             a, b = values[x], values[y]
             r = (a + b) % 100 if op == "+" else (a - b) % 100
@@ -102,9 +107,9 @@ def read_problems(path):
     return problems
 
 
-def test_set(seed, count):
+def test_set(seed, count, countdown=True):
     rng = random.Random(seed)
-    return [trace_problem(rng) for _ in range(count)]
+    return [trace_problem(rng, countdown=countdown) for _ in range(count)]
 
 
 def main(argv):
@@ -112,8 +117,9 @@ def main(argv):
     parser.add_argument("--seed", type=int, default=20251)
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--marker", choices=["down", "up"], default="down", help="iteration markers (default down)")
     args = parser.parse_args(argv)
-    write_problems(args.out, test_set(args.seed, args.count))
+    write_problems(args.out, test_set(args.seed, args.count, countdown=args.marker == "down"))
 
 
 if __name__ == "__main__":

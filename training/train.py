@@ -109,6 +109,24 @@ class TraceModel(nn.Module):
             x = layer(x, self.cos[:t], self.sin[:t])
         return self.output(rms_norm(x, self.norm, self.c["eps"]))
 
+    def load_numpy_weights(self, weights):
+        own = self.numpy_weights()
+        if own.keys() != weights.keys() or any(own[k].shape != weights[k].shape for k in own):
+            raise ValueError("the --init weights do not fit this model's configuration")
+        named = dict(self.named_parameters())
+        with torch.no_grad():
+            for key, value in weights.items():
+                named[self._parameter_name(key)].copy_(torch.from_numpy(value))
+
+    @staticmethod
+    def _parameter_name(key):
+        """numpy_weights() key -> parameter name: matrices of the layers are Linear modules' weights."""
+        if key in ("embed", "output"):
+            return key + ".weight"
+        if key.startswith("layers.") and not key.endswith("norm"):
+            return key + ".weight"
+        return key
+
     def numpy_weights(self):
         """The weights under the keys gguf_export.tensor_names() expects, as float32 [rows, cols] arrays."""
         out = {"embed": self.embed.weight, "norm": self.norm, "output": self.output.weight}
@@ -149,11 +167,12 @@ def pack(problems, tokens_per_batch):
 
 
 _EXCLUDED = frozenset()
+_COUNTDOWN = True
 
 
-def _init_worker(excluded):
-    global _EXCLUDED
-    _EXCLUDED = excluded
+def _init_worker(excluded, countdown):
+    global _EXCLUDED, _COUNTDOWN
+    _EXCLUDED, _COUNTDOWN = excluded, countdown
 
 
 def generate_job(job):
@@ -162,7 +181,7 @@ def generate_job(job):
     rng = random.Random(seed)
     problems = []
     while len(problems) < count:
-        prompt, solution, _ = tasks.trace_problem(rng)
+        prompt, solution, _ = tasks.trace_problem(rng, countdown=_COUNTDOWN)
         if prompt not in _EXCLUDED:
             problems.append((prompt, solution))
     return pack(problems, tokens_per_batch)
@@ -224,6 +243,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=max(1, min(12, (os.cpu_count() or 2) - 2)))
+    ap.add_argument("--marker", choices=["down", "up"], default="down", help="iteration markers of the training data")
+    ap.add_argument("--init", help="start from these weights (weights.npz of an earlier run) instead of random ones")
     ap.add_argument("--small", action="store_true", help="a tiny model, for a CPU smoke test of the pipeline")
     args = ap.parse_args()
 
@@ -234,12 +255,15 @@ def main():
     test = read_test(args.test)
     excluded = frozenset(p["prompt"] for p in test)
     # The data workers fork before CUDA starts in this process.
-    pool = mp.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(excluded,))
+    pool = mp.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(excluded, args.marker == "down"))
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
-    model = TraceModel(config).to(device)
+    model = TraceModel(config)
+    if args.init:
+        model.load_numpy_weights(dict(np.load(args.init)))
+    model = model.to(device)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {params / 1e6:.2f}M parameters, config {config}, torch {torch.__version__}, device "
           f"{torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}", flush=True)
