@@ -127,9 +127,10 @@ final class BenchQualityCommand {
                     task, modelPath.getFileName(), problems.size(), test, minChars, settings.size());
             List<TaskBench.Row> rows = new TaskBench(model, problems).run(List.copyOf(settings.keySet()), List.copyOf(settings.values()), err);
             TaskBench.printTable(rows, out);
-            Path chart = outDir.resolve("accuracy-vs-memory.png");
-            TaskBench.writeChart(rows, "Task " + task + ": accuracy against retained KV (" + problems.size() + " held-out problems)", chart);
-            out.println("chart: " + chart);
+            String title = "Task " + task + " (" + problems.size() + " held-out problems): ";
+            TaskBench.writeChart(rows, false, title + "accuracy against retained KV", outDir.resolve("accuracy-vs-memory.png"));
+            TaskBench.writeChart(rows, true, title + "computed registers against retained KV", outDir.resolve("computed-vs-memory.png"));
+            out.println("charts: " + outDir.resolve("accuracy-vs-memory.png") + ", " + outDir.resolve("computed-vs-memory.png"));
         }
         return 0;
     }

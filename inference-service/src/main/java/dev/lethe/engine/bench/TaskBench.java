@@ -28,7 +28,10 @@ import org.jfree.data.xy.XYSeriesCollection;
 /**
  * Accuracy on held-out reasoning problems under each KV policy: every problem is decoded greedily from its
  * prompt with the policy pruning as it goes, and counts as solved when the answer line of what the model wrote
- * equals the reference answer. Fixed-budget policies are swept over budget ratios, Lethe over its own
+ * equals the reference answer. A second, weaker score counts the registers the loop computes: right when the
+ * answer line gives each register the program assigns its reference value, whatever it says of the registers
+ * the program only reads or never mentions after the prompt (those are echoes of the input, which no
+ * attention-based policy can know to keep, since nothing looks at them until the answer line). Fixed-budget policies are swept over budget ratios, Lethe over its own
  * parameters, and each row reports the mean retained KV it reached (retained / full length, averaged over
  * every layer after every step of every problem).
  */
@@ -42,14 +45,18 @@ public final class TaskBench {
     public record Problem(String prompt, String solution, String answer) {}
 
     /** What one greedy decode wrote and whether its answer is right. */
-    public record Outcome(String text, boolean correct, boolean exactSolution, int generatedTokens,
-                          double retainedFractionSum, long retainedSamples) {}
+    public record Outcome(String text, boolean correct, boolean computedCorrect, boolean exactSolution,
+                          int generatedTokens, double retainedFractionSum, long retainedSamples) {}
 
     /** One policy setting over all problems. */
     public record Row(String label, String policy, PolicySpec spec, double meanRetained, int correct,
-                      int exactSolutions, int problems, long generatedTokens, double seconds) {
+                      int computedCorrect, int exactSolutions, int problems, long generatedTokens, double seconds) {
         public double accuracy() {
             return (double) correct / problems;
+        }
+
+        public double computedAccuracy() {
+            return (double) computedCorrect / problems;
         }
     }
 
@@ -115,6 +122,30 @@ public final class TaskBench {
     }
 
     /**
+     * Whether {@code answer} gives every register the prompt's loop assigns ("x:=...") the value the reference
+     * answer gives it.
+     */
+    static boolean assignedRegistersMatch(Problem problem, String answer) {
+        if (answer == null) return false;
+        List<String> given = List.of(answer.substring(ANSWER_PREFIX.length()).split(" "));
+        for (String line : problem.prompt().split("\n")) {
+            int assign = line.indexOf(":=");
+            if (assign <= 0) continue;
+            String register = line.substring(0, assign);
+            String expected = valueIn(problem.answer(), register);
+            if (expected == null || !given.contains(register + "=" + expected)) return false;
+        }
+        return true;
+    }
+
+    private static String valueIn(String answer, String register) {
+        for (String item : answer.substring(ANSWER_PREFIX.length()).split(" ")) {
+            if (item.startsWith(register + "=")) return item.substring(register.length() + 1);
+        }
+        return null;
+    }
+
+    /**
      * Greedy decoding of one problem under a policy, until end of text, the context's end, or
      * {@link #LENGTH_MARGIN} tokens past the reference solution's length.
      */
@@ -143,8 +174,8 @@ public final class TaskBench {
         }
         String text = model.tokenizer().decode(java.util.Arrays.copyOf(generated, n));
         String answer = answerOf(text);
-        return new Outcome(text, problem.answer().equals(answer), text.equals(problem.solution()), n,
-                stats.retainedFractionSum(), stats.retainedSamples());
+        return new Outcome(text, problem.answer().equals(answer), assignedRegistersMatch(problem, answer),
+                text.equals(problem.solution()), n, stats.retainedFractionSum(), stats.retainedSamples());
     }
 
     /** Every setting over every problem; progress lines go to {@code progress}. */
@@ -153,6 +184,7 @@ public final class TaskBench {
         for (int i = 0; i < specs.size(); i++) {
             long t0 = System.nanoTime();
             int correct = 0;
+            int computed = 0;
             int exact = 0;
             long tokens = 0;
             double fractionSum = 0;
@@ -160,6 +192,7 @@ public final class TaskBench {
             for (Problem p : problems) {
                 Outcome o = solve(p, specs.get(i));
                 if (o.correct()) correct++;
+                if (o.computedCorrect()) computed++;
                 if (o.exactSolution()) exact++;
                 tokens += o.generatedTokens();
                 fractionSum += o.retainedFractionSum();
@@ -167,10 +200,10 @@ public final class TaskBench {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             Row row = new Row(labels.get(i), specs.get(i).name(), specs.get(i), samples == 0 ? 1 : fractionSum / samples,
-                    correct, exact, problems.size(), tokens, seconds);
+                    correct, computed, exact, problems.size(), tokens, seconds);
             rows.add(row);
-            progress.printf(Locale.ROOT, "  %-34s %3d/%d correct, retained %5.1f%%, %.1f s (%.0f tok/s)%n", row.label(),
-                    correct, problems.size(), 100 * row.meanRetained(), seconds, tokens / seconds);
+            progress.printf(Locale.ROOT, "  %-34s %3d/%d correct (%d computed registers right), retained %5.1f%%, %.1f s (%.0f tok/s)%n",
+                    row.label(), correct, problems.size(), computed, 100 * row.meanRetained(), seconds, tokens / seconds);
         }
         return rows;
     }
@@ -205,22 +238,29 @@ public final class TaskBench {
     }
 
     public static void printTable(List<Row> rows, PrintStream out) {
-        out.printf(Locale.ROOT, "%-36s %9s %9s %7s %9s %8s%n", "policy", "retained", "accuracy", "exact", "tokens", "tok/s");
+        out.printf(Locale.ROOT, "%-36s %9s %9s %9s %7s %9s %8s%n", "policy", "retained", "accuracy", "computed", "exact",
+                "tokens", "tok/s");
         for (Row r : rows) {
-            out.printf(Locale.ROOT, "%-36s %8.1f%% %8.1f%% %3d/%-3d %9d %8.0f%n", r.label(), 100 * r.meanRetained(),
-                    100 * r.accuracy(), r.exactSolutions(), r.problems(), r.generatedTokens(), r.generatedTokens() / r.seconds());
+            out.printf(Locale.ROOT, "%-36s %8.1f%% %8.1f%% %8.1f%% %3d/%-3d %9d %8.0f%n", r.label(), 100 * r.meanRetained(),
+                    100 * r.accuracy(), 100 * r.computedAccuracy(), r.exactSolutions(), r.problems(), r.generatedTokens(),
+                    r.generatedTokens() / r.seconds());
         }
     }
 
-    /** Accuracy against mean retained KV, one series per policy (Lethe's settings sorted by retention). */
-    public static void writeChart(List<Row> rows, String title, Path file) throws IOException {
+    /**
+     * Accuracy (or, with {@code computed}, the computed-registers score) against mean retained KV, one series
+     * per policy, points sorted by retention.
+     */
+    public static void writeChart(List<Row> rows, boolean computed, String title, Path file) throws IOException {
         Map<String, XYSeries> byPolicy = new LinkedHashMap<>();
         for (Row r : rows) {
-            byPolicy.computeIfAbsent(r.policy(), XYSeries::new).add(100 * r.meanRetained(), 100 * r.accuracy());
+            byPolicy.computeIfAbsent(r.policy(), XYSeries::new)
+                    .add(100 * r.meanRetained(), 100 * (computed ? r.computedAccuracy() : r.accuracy()));
         }
         XYSeriesCollection data = new XYSeriesCollection();
         byPolicy.values().forEach(data::addSeries);
-        JFreeChart chart = ChartFactory.createXYLineChart(title, "mean retained KV (% of full cache)", "accuracy (%)",
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "mean retained KV (% of full cache)",
+                computed ? "computed registers right (%)" : "accuracy: answer line exact (%)",
                 data, PlotOrientation.VERTICAL, true, false, false);
         ((XYPlot) chart.getPlot()).setRenderer(new XYLineAndShapeRenderer(true, true));
         Files.createDirectories(file.toAbsolutePath().getParent());

@@ -99,6 +99,7 @@ class TaskBenchTest {
         TaskBench.Outcome outcome = new TaskBench(model, List.of(problem)).solve(problem, PolicySpec.of("full"));
         assertEquals(problem.solution(), outcome.text());
         assertTrue(outcome.correct());
+        assertTrue(outcome.computedCorrect());
         assertTrue(outcome.exactSolution());
         assertEquals(1.0, outcome.retainedFractionSum() / outcome.retainedSamples(), 1e-12);
     }
@@ -122,6 +123,18 @@ class TaskBenchTest {
         Files.writeString(file, "a=01\n");
         e = assertThrows(IllegalArgumentException.class, () -> TaskBench.readProblems(file, 0, 10));
         assertTrue(e.getMessage().contains("line 1"), e.getMessage());
+    }
+
+    @Test
+    void computedScoreChecksOnlyTheRegistersTheLoopAssigns() {
+        var p = new TaskBench.Problem("a=01\nb=02\nc=03\nrepeat 2 {\nb:=a+b\n}\n", "#2\nb=01+02=03\n#1\nb=01+03=04\nanswer a=01 b=04 c=03\n",
+                "answer a=01 b=04 c=03");
+        assertTrue(TaskBench.assignedRegistersMatch(p, "answer a=01 b=04 c=03"));
+        assertTrue(TaskBench.assignedRegistersMatch(p, "answer a=01 b=04"));
+        assertTrue(TaskBench.assignedRegistersMatch(p, "answer a=07 b=04 c=99"));
+        assertFalse(TaskBench.assignedRegistersMatch(p, "answer a=01 b=05 c=03"));
+        assertFalse(TaskBench.assignedRegistersMatch(p, "answer a=01 c=03"));
+        assertFalse(TaskBench.assignedRegistersMatch(p, null));
     }
 
     @Test
