@@ -34,7 +34,8 @@ final class BenchQualityCommand {
               --test FILE          the held-out problems (default training/data/NAME-test.txt)
               --problems N         how many, the first with solutions over --min-chars (default 8; 1000)
               --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
-              defaults then: --budgets 0.2,0.35,0.5 --taus 400,20,5 --sweep-delta 64
+              --gammas LIST        Lethe's score decays swept with them (default 0.95,0.99)
+              defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
 
     private BenchQualityCommand() {}
@@ -42,7 +43,7 @@ final class BenchQualityCommand {
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         Options o = Options.parse(args, 1, Set.of("model", "text", "tokens", "policies", "budgets", "taus",
                 "sweep-delta", "prompt-tokens", "agreement-tokens", "out", "task", "test", "problems", "min-chars",
-                "recent-ratios"), Set.of());
+                "recent-ratios", "gammas"), Set.of());
         Path modelPath = o.has("model") ? Path.of(o.get("model", null)) : DefaultModel.path();
         if (o.has("task")) return runTask(o, modelPath, out, err);
         int tokens = o.getInt("tokens", 1024);
@@ -118,8 +119,9 @@ final class BenchQualityCommand {
         List<TaskBench.Problem> problems = TaskBench.readProblems(test, minChars, count);
         if (problems.isEmpty()) throw new UsageException(test + " has no problem with a solution over " + minChars + " characters");
         var settings = TaskBench.settings(List.of(o.get("policies", "full,lethe,streamingllm,h2o,tova,snapkv,pyramidkv,rkv").split(",")),
-                List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "400,20,5").split(",")),
-                List.of(o.get("recent-ratios", "0.3,0.2").split(",")), o.getInt("sweep-delta", 64));
+                List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "20,5").split(",")),
+                List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95,0.99").split(",")),
+                o.getInt("sweep-delta", 64));
         Path outDir = Path.of(o.get("out", "bench/out/task-" + task));
         try (Model model = Model.load(modelPath)) {
             for (PolicySpec spec : settings.values()) dev.lethe.cache.policy.Policies.create(spec, model.kvLayout());

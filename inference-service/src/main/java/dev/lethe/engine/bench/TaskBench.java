@@ -210,10 +210,10 @@ public final class TaskBench {
 
     /**
      * The settings of a sweep: the full cache; Lethe at its defaults and at each sparse ratio τ × recent ratio
-     * with Δ = {@code delta}; every other named policy at each budget ratio.
+     * × decay γ with Δ = {@code delta}; every other named policy at each budget ratio.
      */
     public static Map<String, PolicySpec> settings(List<String> policies, List<String> budgets, List<String> taus,
-                                                   List<String> recentRatios, int delta) {
+                                                   List<String> recentRatios, List<String> gammas, int delta) {
         Map<String, PolicySpec> out = new LinkedHashMap<>();
         out.put("full", PolicySpec.of("full"));
         for (String policy : policies) {
@@ -222,10 +222,13 @@ public final class TaskBench {
                 case "full" -> { }
                 case "lethe" -> {
                     out.put("lethe (defaults)", PolicySpec.of("lethe"));
-                    for (String rr : recentRatios) {
-                        for (String tau : taus) {
-                            out.put("lethe τ=" + tau.strip() + " Δ=" + delta + " recent=" + rr.strip(), PolicySpec.of("lethe",
-                                    "sparse-ratio", tau.strip(), "delta", String.valueOf(delta), "recent-ratio", rr.strip()));
+                    for (String g : gammas) {
+                        for (String rr : recentRatios) {
+                            for (String tau : taus) {
+                                out.put("lethe τ=" + tau.strip() + " Δ=" + delta + " r=" + rr.strip() + " γ=" + g.strip(),
+                                        PolicySpec.of("lethe", "sparse-ratio", tau.strip(), "delta", String.valueOf(delta),
+                                                "recent-ratio", rr.strip(), "gamma", g.strip()));
+                            }
                         }
                     }
                 }

@@ -147,11 +147,11 @@ class TaskBenchTest {
     @Test
     void sweepHasFullCacheLetheGridAndEveryBudgetOfEachBaseline() {
         Map<String, PolicySpec> s = TaskBench.settings(List.of("lethe", "h2o", "streamingllm"), List.of("0.2", "0.5"),
-                List.of("20", "5"), List.of("0.3", "0.2"), 64);
+                List.of("20", "5"), List.of("0.3", "0.2"), List.of("0.95"), 64);
         assertEquals(1 + 1 + 4 + 2 + 2, s.size());
         assertEquals(PolicySpec.of("full"), s.get("full"));
-        assertEquals(PolicySpec.of("lethe", "sparse-ratio", "5", "delta", "64", "recent-ratio", "0.2"),
-                s.get("lethe τ=5 Δ=64 recent=0.2"));
+        assertEquals(PolicySpec.of("lethe", "sparse-ratio", "5", "delta", "64", "recent-ratio", "0.2", "gamma", "0.95"),
+                s.get("lethe τ=5 Δ=64 r=0.2 γ=0.95"));
         assertEquals(PolicySpec.of("h2o", "budget-ratio", "0.5"), s.get("h2o budget=0.5"));
         assertFalse(s.containsKey("tova budget=0.2"));
     }
