@@ -34,7 +34,7 @@ final class BenchQualityCommand {
               --test FILE          the held-out problems (default training/data/NAME-test.txt)
               --problems N         how many, the first with solutions over --min-chars (default 8; 1000)
               --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
-              --gammas LIST        Lethe's score decays swept with them (default 0.95,0.99)
+              --gammas LIST        Lethe's score decays swept with them (default 0.95)
               defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
 
@@ -120,7 +120,7 @@ final class BenchQualityCommand {
         if (problems.isEmpty()) throw new UsageException(test + " has no problem with a solution over " + minChars + " characters");
         var settings = TaskBench.settings(List.of(o.get("policies", "full,lethe,streamingllm,h2o,tova,snapkv,pyramidkv,rkv").split(",")),
                 List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "20,5").split(",")),
-                List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95,0.99").split(",")),
+                List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95").split(",")),
                 o.getInt("sweep-delta", 64));
         Path outDir = Path.of(o.get("out", "bench/out/task-" + task));
         try (Model model = Model.load(modelPath)) {
