@@ -2,6 +2,7 @@ package dev.lethe.cli;
 
 import dev.lethe.cache.policy.PolicySpec;
 import dev.lethe.engine.bench.QualityBench;
+import dev.lethe.engine.bench.TaskBench;
 import dev.lethe.engine.model.Model;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -29,14 +30,22 @@ final class BenchQualityCommand {
               --prompt-tokens N    prompt of the greedy-agreement run, taken from the text (default 32)
               --agreement-tokens N greedy tokens compared with the full cache's (default 256)
               --out DIR            where the PNG charts go (default bench/out/quality)
+            with --task NAME: greedy accuracy on held-out problems instead (TaskBench); NAME is trace
+              --test FILE          the held-out problems (default training/data/NAME-test.txt)
+              --problems N         how many, the first with solutions over --min-chars (default 8; 1000)
+              --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
+              --gammas LIST        Lethe's score decays swept with them (default 0.95)
+              defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
 
     private BenchQualityCommand() {}
 
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         Options o = Options.parse(args, 1, Set.of("model", "text", "tokens", "policies", "budgets", "taus",
-                "sweep-delta", "prompt-tokens", "agreement-tokens", "out"), Set.of());
+                "sweep-delta", "prompt-tokens", "agreement-tokens", "out", "task", "test", "problems", "min-chars",
+                "recent-ratios", "gammas"), Set.of());
         Path modelPath = o.has("model") ? Path.of(o.get("model", null)) : DefaultModel.path();
+        if (o.has("task")) return runTask(o, modelPath, out, err);
         int tokens = o.getInt("tokens", 1024);
         int promptTokens = o.getInt("prompt-tokens", 32);
         int agreementTokens = o.getInt("agreement-tokens", 256);
@@ -95,6 +104,35 @@ final class BenchQualityCommand {
                     .orElse(rows.getLast());
             QualityBench.writeCharts(rows, lethe, model.config().layers(), outDir);
             out.println("charts: " + outDir.resolve("retention-per-layer.png") + ", " + outDir.resolve("quality-vs-memory.png"));
+        }
+        return 0;
+    }
+
+    private static int runTask(Options o, Path modelPath, PrintStream out, PrintStream err) throws IOException {
+        String task = o.get("task", null);
+        if (!task.equals("trace")) throw new UsageException("unknown --task '" + task + "' (known: trace)");
+        Path test = o.has("test") ? Path.of(o.get("test", null))
+                : Path.of(System.getProperty("lethe.home", ".")).resolve("training/data/" + task + "-test.txt");
+        if (!Files.isRegularFile(test)) throw new UsageException("no held-out problems at " + test + " (--test FILE)");
+        int count = o.getInt("problems", 8);
+        int minChars = o.getInt("min-chars", 1000);
+        List<TaskBench.Problem> problems = TaskBench.readProblems(test, minChars, count);
+        if (problems.isEmpty()) throw new UsageException(test + " has no problem with a solution over " + minChars + " characters");
+        var settings = TaskBench.settings(List.of(o.get("policies", "full,lethe,streamingllm,h2o,tova,snapkv,pyramidkv,rkv").split(",")),
+                List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "20,5").split(",")),
+                List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95").split(",")),
+                o.getInt("sweep-delta", 64));
+        Path outDir = Path.of(o.get("out", "bench/out/task-" + task));
+        try (Model model = Model.load(modelPath)) {
+            for (PolicySpec spec : settings.values()) dev.lethe.cache.policy.Policies.create(spec, model.kvLayout());
+            err.printf(Locale.ROOT, "bench-quality --task %s: %s, %d held-out problems from %s (solutions over %d chars), %d settings%n",
+                    task, modelPath.getFileName(), problems.size(), test, minChars, settings.size());
+            List<TaskBench.Row> rows = new TaskBench(model, problems).run(List.copyOf(settings.keySet()), List.copyOf(settings.values()), err);
+            TaskBench.printTable(rows, out);
+            String title = "Task " + task + " (" + problems.size() + " held-out problems): ";
+            TaskBench.writeChart(rows, false, title + "accuracy against retained KV", outDir.resolve("accuracy-vs-memory.png"));
+            TaskBench.writeChart(rows, true, title + "computed registers against retained KV", outDir.resolve("computed-vs-memory.png"));
+            out.println("charts: " + outDir.resolve("accuracy-vs-memory.png") + ", " + outDir.resolve("computed-vs-memory.png"));
         }
         return 0;
     }
