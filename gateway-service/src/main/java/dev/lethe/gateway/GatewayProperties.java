@@ -36,7 +36,7 @@ public record GatewayProperties(
 
     public GatewayProperties {
         instanceId = instanceId == null || instanceId.isBlank() ? UUID.randomUUID().toString() : instanceId;
-        models = models == null || models.isEmpty() ? List.of("stories260K") : List.copyOf(models);
+        models = models == null || models.isEmpty() ? List.of("lethe-trace") : List.copyOf(models);
         tenants = tenants == null || tenants.isEmpty()
                 ? List.of(new Tenant(DEV_TENANT, List.of(DEV_API_KEY), null))
                 : List.copyOf(tenants);

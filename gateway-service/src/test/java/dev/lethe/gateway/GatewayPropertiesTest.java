@@ -12,7 +12,7 @@ class GatewayPropertiesTest {
     void defaultsServeTheDevTenantAndOneModel() {
         GatewayProperties defaults = GatewayProperties.defaults();
         assertThat(defaults.tenants()).containsExactly(new GatewayProperties.Tenant("dev", List.of("lethe-dev-key"), null));
-        assertThat(defaults.defaultModel()).isEqualTo("stories260K");
+        assertThat(defaults.defaultModel()).isEqualTo("lethe-trace");
         assertThat(defaults.instanceId()).isNotBlank().isNotEqualTo(GatewayProperties.defaults().instanceId());
         assertThat(defaults.streams().heartbeat()).hasSeconds(10);
     }

@@ -13,7 +13,7 @@ class NotesTest {
     void notesDescribeThisInstallation() {
         String minimal = Chart.notes(Chart.MINIMAL);
         assertContains(minimal, "port-forward svc/rel-lethe-gateway 8080:80", "/v1/chat/completions",
-                "\"model\":\"stories260K\"", "Workers: 2, decoding on CPUs", "volume rel-lethe-checkpoints",
+                "\"model\":\"lethe-trace\"", "Workers: 2, decoding on CPUs", "volume rel-lethe-checkpoints",
                 "120 s to checkpoint", "create the six lethe.* topics (12 partitions)", "/actuator/health/readiness");
 
         String full = Chart.notes(Chart.FULL);

@@ -4,7 +4,7 @@ import java.nio.file.Path;
 
 /**
  * Where the model comes from when the command line names none: {@code $LETHE_MODEL}, else the system property
- * {@code lethe.model}, else stories260K beside the checkout ({@code <repo>/../shared/models}).
+ * {@code lethe.model}, else the project's own reasoning model, {@code <repo>/models/lethe-trace.gguf}.
  */
 final class DefaultModel {
     private DefaultModel() {}
@@ -15,6 +15,6 @@ final class DefaultModel {
         String prop = System.getProperty("lethe.model");
         if (prop != null && !prop.isBlank()) return Path.of(prop);
         String home = System.getProperty("lethe.home", ".");
-        return Path.of(home).resolve("../shared/models/stories260K.gguf").normalize();
+        return Path.of(home).resolve("models/lethe-trace.gguf").normalize();
     }
 }

@@ -32,7 +32,7 @@ final class GenerateCommand {
                                   [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]...
                                   [--chat [--system TEXT]] [--kv-policy NAME [policy parameters]]
                                   [--device cpu|cuda]
-              --model FILE      GGUF model (default: $LETHE_MODEL, else ../shared/models/stories260K.gguf)
+              --model FILE      GGUF model (default: $LETHE_MODEL, else models/lethe-trace.gguf)
               --prompt TEXT     the prompt (with --chat: the user's message)
               --max-tokens N    most tokens to generate (default 256)
               --temperature T   0 = greedy (default 0.8)

@@ -20,7 +20,7 @@ class RequestParserTest {
     @Test
     void mapsOpenAiChatParametersToAJobRequestThatIsAValidEvent() {
         GenerationRequest request = parser.parse(RequestParser.Kind.CHAT, """
-                {"model": "stories260K",
+                {"model": "lethe-trace",
                  "messages": [{"role": "developer", "content": "Be brief."},
                               {"role": "user", "content": [{"type": "text", "text": "Once "}, {"type": "text", "text": "upon"}]}],
                  "max_completion_tokens": 64, "max_tokens": 9, "temperature": 0.7, "top_p": 0.9, "seed": 42,
@@ -34,7 +34,7 @@ class RequestParserTest {
         assertThat(job.messages()).containsExactly(new ChatMessage(ChatMessage.Role.SYSTEM, "Be brief."),
                 new ChatMessage(ChatMessage.Role.USER, "Once upon"));
         assertThat(job.prompt()).isNull();
-        assertThat(job.model()).isEqualTo("stories260K");
+        assertThat(job.model()).isEqualTo("lethe-trace");
         assertThat(job.sampling().maxTokens()).as("max_completion_tokens wins over max_tokens").isEqualTo(64);
         assertThat(job.sampling().temperature()).isEqualTo(0.7);
         assertThat(job.sampling().topP()).isEqualTo(0.9);
@@ -57,7 +57,7 @@ class RequestParserTest {
         assertThat(plain.prompt()).isEqualTo("Once upon a time");
         assertThat(plain.messages()).isNull();
         assertThat(plain.requestedModel()).isNull();
-        assertThat(plain.model()).isEqualTo("stories260K");
+        assertThat(plain.model()).isEqualTo("lethe-trace");
         assertThat(plain.sampling().stop()).containsExactly(".");
         assertThat(plain.sampling().maxTokens()).isEqualTo(GatewayProperties.Limits.DEFAULT.defaultMaxTokens());
         assertThat(plain.sampling().temperature()).isEqualTo(1.0);
@@ -105,7 +105,7 @@ class RequestParserTest {
         assertThat(message(problem, "top_p")).isEqualTo("must be greater than 0 and at most 1, not 0");
         assertThat(message(problem, "max_tokens")).isEqualTo("must be between 1 and 1048576, not 0");
         assertThat(message(problem, "n")).isEqualTo("must be 1, not 2");
-        assertThat(message(problem, "model")).contains("gpt-9").contains("stories260K");
+        assertThat(message(problem, "model")).contains("gpt-9").contains("lethe-trace");
         assertThat(problem.detail()).startsWith("15 request fields are invalid");
     }
 

@@ -115,7 +115,7 @@ class GatewayIntegrationTest {
                 .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("""
-                        {"model": "stories260K", "messages": [{"role": "user", "content": "tell me a story"}],
+                        {"model": "lethe-trace", "messages": [{"role": "user", "content": "tell me a story"}],
                          "max_tokens": 10, "stream": true, "stream_options": {"include_usage": true},
                          "an_unknown_field": 1}""")
                 .exchange()
@@ -131,7 +131,7 @@ class GatewayIntegrationTest {
         for (JsonNode chunk : chunks) {
             assertThat(chunk.get("object").stringValue()).isEqualTo("chat.completion.chunk");
             assertThat(chunk.get("id").stringValue()).isEqualTo(id);
-            assertThat(chunk.get("model").stringValue()).isEqualTo("stories260K");
+            assertThat(chunk.get("model").stringValue()).isEqualTo("lethe-trace");
             assertThat(chunk.get("created").isIntegralNumber()).isTrue();
         }
         assertThat(chunks.getFirst().at("/choices/0/delta/role").stringValue()).isEqualTo("assistant");
@@ -205,7 +205,7 @@ class GatewayIntegrationTest {
     void modelsListsTheConfiguredModels() {
         JsonNode models = getJson("/v1/models", "key-acme");
         assertThat(models.get("object").stringValue()).isEqualTo("list");
-        assertThat(models.at("/data/0/id").stringValue()).isEqualTo("stories260K");
+        assertThat(models.at("/data/0/id").stringValue()).isEqualTo("lethe-trace");
         assertThat(models.at("/data/0/object").stringValue()).isEqualTo("model");
     }
 
@@ -218,7 +218,7 @@ class GatewayIntegrationTest {
                 .build();
         try {
             ChatCompletion completion = client.chat().completions().create(ChatCompletionCreateParams.builder()
-                    .model("stories260K").addSystemMessage("be brief").addUserMessage("hello there")
+                    .model("lethe-trace").addSystemMessage("be brief").addUserMessage("hello there")
                     .maxCompletionTokens(6).temperature(0.0).build());
             assertThat(completion.choices().getFirst().message().content()).hasValue(FakeWorker.expectedText(6));
             assertThat(completion.choices().getFirst().finishReason())
@@ -230,7 +230,7 @@ class GatewayIntegrationTest {
             StringBuilder streamed = new StringBuilder();
             List<ChatCompletionChunk> chunks;
             try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
-                    ChatCompletionCreateParams.builder().model("stories260K").addUserMessage("stream it")
+                    ChatCompletionCreateParams.builder().model("lethe-trace").addUserMessage("stream it")
                             .maxCompletionTokens(9)
                             .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build())
                             .build())) {
@@ -243,14 +243,14 @@ class GatewayIntegrationTest {
             assertThat(chunks.getLast().usage().orElseThrow().totalTokens()).isEqualTo(2 + 9);
 
             Completion text = client.completions().create(CompletionCreateParams.builder()
-                    .model("stories260K").prompt("Once upon a time").maxTokens(4).build());
+                    .model("lethe-trace").prompt("Once upon a time").maxTokens(4).build());
             assertThat(text.choices().getFirst().text()).isEqualTo(FakeWorker.expectedText(4));
             text.validate();
 
-            assertThat(client.models().list().data()).extracting(Model::id).containsExactly("stories260K");
+            assertThat(client.models().list().data()).extracting(Model::id).containsExactly("lethe-trace");
 
             assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder()
-                    .model("stories260K").addUserMessage("x").temperature(3.0).build()))
+                    .model("lethe-trace").addUserMessage("x").temperature(3.0).build()))
                     .isInstanceOf(BadRequestException.class)
                     .hasMessageContaining("temperature");
         } finally {

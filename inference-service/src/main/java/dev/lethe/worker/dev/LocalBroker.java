@@ -51,7 +51,7 @@ public final class LocalBroker {
               --partitions N    partitions of each topic (default 12)
               --worker-port N   the worker's HTTP port: /actuator/health, /actuator/prometheus (default 8081)
               --no-gateway      do not start the gateway even if gateway-service/target has its jar
-            Stops on Ctrl-C. The model is $LETHE_WORKER_MODEL, else ../shared/models/stories260K.gguf.
+            Stops on Ctrl-C. The model is $LETHE_WORKER_MODEL, else models/lethe-trace.gguf (the project's own).
             """;
 
     private record Settings(int port, int partitions, int workerPort, boolean gateway) {}
