@@ -31,6 +31,19 @@ final class KvPolicies {
         return PolicySpec.of(name, parameters);
     }
 
+    /** A policy as manifests and requests write it: the library's names, numeric parameters as numbers. */
+    static KvPolicy toSchema(PolicySpec spec) {
+        Map<String, Double> parameters = new TreeMap<>();
+        for (Map.Entry<String, String> e : spec.parameters().entrySet()) {
+            try {
+                parameters.put(e.getKey(), Double.parseDouble(e.getValue()));
+            } catch (NumberFormatException notANumber) {
+                // The schema carries numbers only; the checkpoint's own header has the policy in full.
+            }
+        }
+        return new KvPolicy(spec.name(), parameters);
+    }
+
     /** {@code recentRatio} → {@code recent-ratio}; already kebab-case names stay as they are. */
     static String kebab(String name) {
         StringBuilder out = new StringBuilder();

@@ -71,7 +71,10 @@ import org.springframework.kafka.test.utils.ContainerTestUtils;
         "lethe.worker.id=it-worker",
         "lethe.worker.max-active-jobs=3",
         "lethe.worker.queue-capacity=2",
-        "lethe.worker.topics.partitions=2"})
+        "lethe.worker.topics.partitions=2",
+        "lethe.worker.checkpoints.store=${java.io.tmpdir}/lethe-worker-it-checkpoints",
+        "lethe.worker.checkpoints.every-tokens=0",
+        "lethe.worker.checkpoints.every=0s"})
 @EmbeddedKafka(partitions = 2, brokerProperties = {"offsets.topic.num.partitions=2", "group.initial.rebalance.delay.ms=0"})
 class WorkerIntegrationTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -192,7 +195,7 @@ class WorkerIntegrationTest {
                 new Case(request("seeded-1", "Tim and Sue", sampling(150, 0.9, 1, 42L, List.of()), null),
                         direct("Tim and Sue", 150, 0.9f, 1, 42, List.of(), lethe)),
                 new Case(request("nucleus-1", "The cat", sampling(120, 1, 0.9, 7L, List.of()),
-                        new KvPolicy("streaming-llm", Map.of("window", 32.0))),
+                        new KvPolicy("streamingllm", Map.of("window", 32.0))),
                         direct("The cat", 120, 1, 0.9f, 7, List.of(), PolicySpec.of("streamingllm", "window", "32"))),
                 new Case(request("stop-1", "Once upon a time", sampling(200, 0, 1, null, List.of(".")), null),
                         direct("Once upon a time", 200, 0, 1, 0, List.of("."), lethe)),
@@ -316,7 +319,7 @@ class WorkerIntegrationTest {
 
     @Test
     void aCancelStopsALongJobWithinAStepAndItEndsCancelled() throws Exception {
-        ContainerTestUtils.waitForAssignment(listeners.getListenerContainer(ControlListener.LISTENER), 2);
+        ContainerTestUtils.waitForAssignment(listeners.getListenerContainer(BackPressure.REQUESTS_LISTENER), 2);
         int context = model.config().contextLength();
         SoloRun.Result uncancelled = direct("Once upon a time", context, 0.8f, 1, 99, List.of(), PolicySpec.of("lethe"));
         assertTrue(uncancelled.ids().size() > 1000, "the reference run should be long: " + uncancelled.ids().size());
