@@ -90,6 +90,11 @@ final class JobTracker {
         lastSeq = Math.max(lastSeq, seq);
     }
 
+    /** A new run of the job begins here: one more attempt if it ran before. */
+    synchronized void newRun() {
+        if (started) attempt++;
+    }
+
     /** QUEUED: durably accepted; {@code detail} says where the request is, for a later owner to find it. */
     synchronized JobStatus accepted(String detail) {
         add(JobEvent.Type.ACCEPTED, detail);
@@ -116,7 +121,6 @@ final class JobTracker {
             return status(JobState.RUNNING, 0, null, null);
         }
         started = true;
-        attempt++;
         if (report.fromCheckpoint()) {
             add(JobEvent.Type.RESUMED, "checkpoint=" + checkpoint + " lastSeq=" + report.checkpointLastSeq()
                     + " replayed=" + report.replayed() + " replayDiffering=" + report.replayDiffering()

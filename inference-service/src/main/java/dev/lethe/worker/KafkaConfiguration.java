@@ -2,8 +2,6 @@ package dev.lethe.worker;
 
 import dev.lethe.schemas.Topics;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -35,10 +33,8 @@ class KafkaConfiguration {
         var container = factory.getContainerProperties();
         container.setAckMode(ContainerProperties.AckMode.MANUAL_IMMEDIATE);
         container.setPauseImmediate(true);
-        // Partition ownership is job ownership: only the partitions that move are revoked (cooperative-sticky), and
-        // their jobs are handed over before they go, which may take the hand-over timeout, also when stopping.
-        container.getKafkaConsumerProperties().setProperty(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-                CooperativeStickyAssignor.class.getName());
+        // Partition ownership is job ownership: their jobs are handed over before partitions go, which may take the
+        // hand-over timeout, also when stopping. (The listener asks for cooperative-sticky rebalancing.)
         container.setConsumerRebalanceListener(ownership);
         container.setShutdownTimeout(properties.checkpoints().handoverTimeout().plusSeconds(10).toMillis());
         var backOff = new ExponentialBackOff(200, 2.0);

@@ -135,6 +135,7 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
 
     /** Queues the job in the scheduler again, from its newest checkpoint (if any) and the tokens its client has. */
     private void resume(Job job, JobTracker tracker, int[] delivered) {
+        tracker.newRun();
         JobStream stream = streams.open(tracker, delivered, this);
         CheckpointManifest manifest = job.manifest;
         if (manifest != null) stream.resumingFrom(manifest.checkpointId());

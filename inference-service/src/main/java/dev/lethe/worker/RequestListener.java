@@ -57,8 +57,10 @@ final class RequestListener {
         this.clock = clock;
     }
 
+    /** Cooperative-sticky: a rebalance revokes only the partitions that move, so only their jobs are handed over. */
     @KafkaListener(id = BackPressure.REQUESTS_LISTENER, idIsGroup = false, topics = Topics.REQUESTS,
-            containerFactory = "requestsListenerFactory")
+            containerFactory = "requestsListenerFactory",
+            properties = "partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor")
     void onRequest(ConsumerRecord<byte[], byte[]> record, Acknowledgment ack) {
         switch (codec.decode(record.value(), JobRequest.class)) {
             case DecodeResult.Invalid<JobRequest> invalid -> deadLetter(record, invalid.reason(), invalid.kind().name());
