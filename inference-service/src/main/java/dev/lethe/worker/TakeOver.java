@@ -243,29 +243,34 @@ final class TakeOver {
         return latest;
     }
 
-    /** Each job's request, read at the offset its ACCEPTED event names. */
+    /** Each job's request, read at the offset its ACCEPTED event names (one pass over each partition's range). */
     private Map<String, JobRequest> requests(Consumer<byte[], byte[]> consumer, Collection<Found> found) {
-        Map<String, JobRequest> requests = new HashMap<>();
+        Map<TopicPartition, Map<Long, String>> wanted = new HashMap<>();
         for (Found f : found) {
             Matcher m = REQUEST_AT.matcher(requestDetail(f.status()));
             if (!m.find()) continue;
-            TopicPartition tp = new TopicPartition(m.group(1), Integer.parseInt(m.group(2)));
-            long offset = Long.parseLong(m.group(3));
-            consumer.assign(List.of(tp));
-            consumer.seek(tp, offset);
-            long deadline = System.nanoTime() + readTimeout.toNanos();
-            search:
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-                    if (record.offset() < offset) continue;
-                    if (record.offset() == offset && codec.decode(record.value(), JobRequest.class)
-                            instanceof DecodeResult.Valid<JobRequest>(JobRequest request)
-                            && request.jobId().equals(f.status().jobId())) {
-                        requests.put(request.jobId(), request);
-                    }
-                    break search;
+            wanted.computeIfAbsent(new TopicPartition(m.group(1), Integer.parseInt(m.group(2))), tp -> new HashMap<>())
+                    .put(Long.parseLong(m.group(3)), f.status().jobId());
+        }
+        Map<String, JobRequest> requests = new HashMap<>();
+        if (wanted.isEmpty()) return requests;
+        List<TopicPartition> partitions = List.copyOf(wanted.keySet());
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        wanted.forEach((tp, offsets) -> starts.put(tp, offsets.keySet().stream().min(Long::compare).orElseThrow()));
+        Map<TopicPartition, Long> lasts = new HashMap<>();
+        wanted.forEach((tp, offsets) -> lasts.put(tp, offsets.keySet().stream().max(Long::compare).orElseThrow()));
+        consumer.assign(partitions);
+        starts.forEach(consumer::seek);
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, readTimeout);
+        long deadline = System.nanoTime() + readTimeout.toNanos();
+        while (partitions.stream().anyMatch(tp -> consumer.position(tp, readTimeout) <= Math.min(lasts.get(tp), ends.get(tp) - 1))) {
+            if (System.nanoTime() > deadline) break; // the requests not found fail their jobs, with the reason
+            for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                String jobId = wanted.get(new TopicPartition(record.topic(), record.partition())).get(record.offset());
+                if (jobId != null && codec.decode(record.value(), JobRequest.class)
+                        instanceof DecodeResult.Valid<JobRequest>(JobRequest request) && request.jobId().equals(jobId)) {
+                    requests.put(jobId, request);
                 }
-                if (consumer.position(tp) > offset) break;
             }
         }
         return requests;

@@ -330,6 +330,7 @@ class ClusterRecoveryTest {
             for (int p = 0; p < PARTITIONS; p++) more.add(submit(idIn("scale-leave", p), 420, 0.9, 900 + p));
             await(r -> more.stream().allMatch(j -> streamed(r, j.id()) >= 30), "the last wave running");
             String leaving = live.getFirst();
+            Instant leftAt = Instant.now();
             cluster.stop(leaving);
             live.remove(leaving);
             jobs.addAll(more);
@@ -340,8 +341,8 @@ class ClusterRecoveryTest {
                 JobStatus done = verify(job);
                 for (JobEvent e : done.history()) {
                     if (e.type() == JobEvent.Type.PREEMPTED && e.detail().startsWith("handed over")) {
-                        if (leaving.equals(e.worker())) handedByLeaver++;
-                        else handedToNewcomer++;
+                        if (e.at().isBefore(leftAt)) handedToNewcomer++;
+                        else if (leaving.equals(e.worker())) handedByLeaver++;
                     }
                 }
             }
