@@ -18,6 +18,7 @@ public final class LetheCli {
               bench-quality  perplexity and greedy agreement of each KV policy against the full cache
               bench-cpu   CPU decode speed against this machine's memory bandwidth
               bench-cache    KV policy time per decode step; checkpoint speed against the disk
+              bench-checkpoint  checkpoint size, store MB/s, resume against recompute latency (1K, 4K, 16K tokens)
               up          a local Kafka broker, the worker and the gateway, until Ctrl-C (lethe up --help)
               help        this text
             """;
@@ -46,6 +47,7 @@ public final class LetheCli {
                 case "generate" -> GenerateCommand.run(args, out, err);
                 case "bench-quality" -> BenchQualityCommand.run(args, out, err);
                 case "bench-cache" -> BenchCacheCommand.run(args, out);
+                case "bench-checkpoint" -> BenchCheckpointCommand.run(args, out);
                 case "bench-cpu" -> {
                     CpuBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out);
                     yield 0;
@@ -79,6 +81,7 @@ public final class LetheCli {
             case "generate" -> GenerateCommand.USAGE;
             case "bench-quality" -> BenchQualityCommand.USAGE;
             case "bench-cache" -> BenchCacheCommand.USAGE;
+            case "bench-checkpoint" -> BenchCheckpointCommand.USAGE;
             case "up" -> dev.lethe.worker.dev.LocalBroker.USAGE;
             default -> USAGE;
         };

@@ -33,6 +33,14 @@ final class JobPreparer {
     }
 
     JobSpec prepare(JobRequest request) throws JobRejectedException {
+        return prepare(request, null);
+    }
+
+    /**
+     * @param chosenSeed the seed a worker chose for this request before (a request without a seed, taken over):
+     *                   the job must go on with the same one; null to use the request's, or choose one
+     */
+    JobSpec prepare(JobRequest request, Long chosenSeed) throws JobRejectedException {
         if (request.model() != null && !request.model().equals(modelName)) {
             throw new JobRejectedException("MODEL_NOT_FOUND",
                     "this worker serves model '" + modelName + "', not '" + request.model() + "'");
@@ -43,7 +51,7 @@ final class JobPreparer {
             throw new JobRejectedException("PROMPT_TOO_LONG", "the prompt is " + prompt.length
                     + " tokens long, but the model's context length is " + context);
         }
-        return new JobSpec(request.jobId(), prompt, sampling(request.sampling()), policy(request), request.priority());
+        return new JobSpec(request.jobId(), prompt, sampling(request.sampling(), chosenSeed), policy(request), request.priority());
     }
 
     private int[] tokenize(JobRequest request) throws JobRejectedException {
@@ -62,8 +70,8 @@ final class JobPreparer {
     }
 
     /** A request without a seed gets one here, so its job is reproducible from its sampler state later. */
-    private SamplingParams sampling(Sampling s) throws JobRejectedException {
-        long seed = s.seed() != null ? s.seed() : seeds.nextLong() & ((1L << 53) - 1);
+    private SamplingParams sampling(Sampling s, Long chosenSeed) throws JobRejectedException {
+        long seed = s.seed() != null ? s.seed() : chosenSeed != null ? chosenSeed : seeds.nextLong() & ((1L << 53) - 1);
         try {
             return new SamplingParams((float) s.temperature(), s.topK(), (float) s.topP(), (float) s.minP(), seed,
                     s.maxTokens(), s.stop());

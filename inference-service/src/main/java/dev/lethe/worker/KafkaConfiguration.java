@@ -13,7 +13,7 @@ import org.springframework.kafka.listener.DefaultErrorHandler;
 import org.springframework.util.backoff.ExponentialBackOff;
 
 /**
- * Listener containers and topics. Records are read as bytes and decoded by {@code EventCodec} in the listeners,
+ * The requests listener container and the topics ({@code lethe.control} is read by {@link ControlReader}). Records are read as bytes and decoded by {@code EventCodec} in the listeners,
  * so that a record that does not decode can go to the DLQ exactly as it came.
  */
 @Configuration(proxyBeanMethods = false)
@@ -25,24 +25,21 @@ class KafkaConfiguration {
      * status write) delivers the record again after a backoff, for as long as it takes: skipping it would lose a job.
      */
     @Bean
-    ConcurrentKafkaListenerContainerFactory<byte[], byte[]> requestsListenerFactory(ConsumerFactory<byte[], byte[]> consumers) {
+    ConcurrentKafkaListenerContainerFactory<byte[], byte[]> requestsListenerFactory(ConsumerFactory<byte[], byte[]> consumers,
+                                                                                     PartitionOwnership ownership,
+                                                                                     WorkerProperties properties) {
         var factory = new ConcurrentKafkaListenerContainerFactory<byte[], byte[]>();
         factory.setConsumerFactory(consumers);
-        factory.getContainerProperties().setAckMode(ContainerProperties.AckMode.MANUAL_IMMEDIATE);
-        factory.getContainerProperties().setPauseImmediate(true);
+        var container = factory.getContainerProperties();
+        container.setAckMode(ContainerProperties.AckMode.MANUAL_IMMEDIATE);
+        container.setPauseImmediate(true);
+        // Partition ownership is job ownership: their jobs are handed over before partitions go, which may take the
+        // hand-over timeout, also when stopping. (The listener asks for cooperative-sticky rebalancing.)
+        container.setConsumerRebalanceListener(ownership);
+        container.setShutdownTimeout(properties.checkpoints().handoverTimeout().plusSeconds(10).toMillis());
         var backOff = new ExponentialBackOff(200, 2.0);
         backOff.setMaxInterval(10_000);
         factory.setCommonErrorHandler(new DefaultErrorHandler(backOff));
-        return factory;
-    }
-
-    /** {@code lethe.control}: each worker reads every command from the end (what came before it started is not its). */
-    @Bean
-    ConcurrentKafkaListenerContainerFactory<byte[], byte[]> controlListenerFactory(ConsumerFactory<byte[], byte[]> consumers) {
-        var factory = new ConcurrentKafkaListenerContainerFactory<byte[], byte[]>();
-        factory.setConsumerFactory(consumers);
-        factory.getContainerProperties().setAckMode(ContainerProperties.AckMode.RECORD);
-        factory.getContainerProperties().getKafkaConsumerProperties().setProperty("auto.offset.reset", "latest");
         return factory;
     }
 

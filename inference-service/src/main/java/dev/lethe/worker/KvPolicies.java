@@ -19,6 +19,19 @@ final class KvPolicies {
         return PolicySpec.of(policy.name(), parameters);
     }
 
+    /** A policy as manifests and requests write it: the library's names, numeric parameters as numbers. */
+    static KvPolicy toSchema(PolicySpec spec) {
+        Map<String, Double> parameters = new TreeMap<>();
+        for (Map.Entry<String, String> e : spec.parameters().entrySet()) {
+            try {
+                parameters.put(e.getKey(), Double.parseDouble(e.getValue()));
+            } catch (NumberFormatException notANumber) {
+                // The schema carries numbers only; the checkpoint's own header has the policy in full.
+            }
+        }
+        return new KvPolicy(spec.name(), parameters);
+    }
+
     /** Whole numbers without a fraction, since integer parameters ({@code delta}, {@code sinks}) refuse "256.0". */
     private static String number(double value) {
         if (value == Math.rint(value) && Math.abs(value) < 1e15) return Long.toString((long) value);

@@ -25,7 +25,8 @@ import org.springframework.kafka.support.Acknowledgment;
  * value, headers) plus the reason. A valid one is accepted: its QUEUED state is written to {@code lethe.jobs}
  * and acknowledged by the broker, the job is queued, and only then is the request's offset committed. From
  * then on the job's state lives in the compacted topics, not in the request offset. A request this worker
- * cannot run (wrong model, prompt too long, bad KV policy) ends FAILED with a reason the client can read.
+ * cannot run (wrong model, prompt too long, bad KV policy) ends FAILED with a reason the client can read. A request
+ * for a job this worker already has (taken over from its partition's previous owner) or saw end is skipped.
  */
 final class RequestListener {
     private static final Logger log = LoggerFactory.getLogger(RequestListener.class);
@@ -33,7 +34,7 @@ final class RequestListener {
     private final EventCodec codec;
     private final JobPreparer preparer;
     private final ContinuousBatchScheduler scheduler;
-    private final StreamPublisher streams;
+    private final OwnedJobs jobs;
     private final EventPublisher events;
     private final BackPressure backPressure;
     private final EarlyCancels earlyCancels;
@@ -41,13 +42,13 @@ final class RequestListener {
     private final String workerId;
     private final Clock clock;
 
-    RequestListener(EventCodec codec, JobPreparer preparer, ContinuousBatchScheduler scheduler, StreamPublisher streams,
+    RequestListener(EventCodec codec, JobPreparer preparer, ContinuousBatchScheduler scheduler, OwnedJobs jobs,
                     EventPublisher events, BackPressure backPressure, EarlyCancels earlyCancels, WorkerMetrics metrics,
                     String workerId, Clock clock) {
         this.codec = codec;
         this.preparer = preparer;
         this.scheduler = scheduler;
-        this.streams = streams;
+        this.jobs = jobs;
         this.events = events;
         this.backPressure = backPressure;
         this.earlyCancels = earlyCancels;
@@ -56,8 +57,10 @@ final class RequestListener {
         this.clock = clock;
     }
 
+    /** Cooperative-sticky: a rebalance revokes only the partitions that move, so only their jobs are handed over. */
     @KafkaListener(id = BackPressure.REQUESTS_LISTENER, idIsGroup = false, topics = Topics.REQUESTS,
-            containerFactory = "requestsListenerFactory")
+            containerFactory = "requestsListenerFactory",
+            properties = "partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor")
     void onRequest(ConsumerRecord<byte[], byte[]> record, Acknowledgment ack) {
         switch (codec.decode(record.value(), JobRequest.class)) {
             case DecodeResult.Invalid<JobRequest> invalid -> deadLetter(record, invalid.reason(), invalid.kind().name());
@@ -78,8 +81,9 @@ final class RequestListener {
 
     private void accept(JobRequest request, ConsumerRecord<byte[], byte[]> record) {
         String where = "request " + record.topic() + "-" + record.partition() + "@" + record.offset();
-        if (scheduler.isKnown(request.jobId())) {
-            log.warn("job {} is already queued or running here; ignoring the repeated request at {}", request.jobId(), where);
+        if (jobs.knows(request.jobId())) {
+            // Read again after a take-over (its offset was not committed yet), or sent twice.
+            log.info("job {} is already owned here or ended; ignoring the repeated request at {}", request.jobId(), where);
             return;
         }
         JobTracker job = new JobTracker(request.jobId(), request.tenant(), workerId, clock);
@@ -102,7 +106,7 @@ final class RequestListener {
         }
         String detail = where + (request.sampling().seed() == null ? ", seed " + spec.sampling().seed() + " chosen by the worker" : "");
         events.send(events.record(Topics.JOBS, job.accepted(detail)));
-        scheduler.submit(spec, streams.open(job));
+        jobs.start(job, record.partition(), spec);
     }
 
     /** A job that ends before it runs: its stream's only chunk (so readers of lethe.tokens see the end), then its state. */

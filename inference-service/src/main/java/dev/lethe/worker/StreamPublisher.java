@@ -7,20 +7,23 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The thread that writes what running jobs produce: RUNNING states, token chunks, and final states. Each cycle
+ * The thread that writes what running jobs produce: their states, token chunks, and final states. Each cycle
  * drains every job's {@link JobStream} and writes the records in one batch; a job's final state goes out only
  * after its last chunk is acknowledged, so {@code lethe.jobs} never claims tokens that {@code lethe.tokens}
- * lacks. Nothing is dropped: records that could not be written stay first in line for the next cycle.
+ * lacks. Nothing is dropped: records that could not be written stay first in line for the next cycle. Once
+ * everything drained so far is written, the jobs' trackers learn how far their tokens are delivered, preempted
+ * runs learn they are flushed, and ended jobs are handed to {@code onEnded} (which deletes their checkpoints).
  */
 final class StreamPublisher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamPublisher.class);
@@ -30,11 +33,15 @@ final class StreamPublisher implements AutoCloseable {
     private final Clock clock;
     private final int maxTokens;
     private final long flushNanos;
-    private final Map<String, JobStream> streams = new ConcurrentHashMap<>();
+    private final Set<JobStream> streams = ConcurrentHashMap.newKeySet();
+    private final Consumer<JobTracker> onEnded;
 
     // Publisher thread only: records not yet written, in order; final states wait in their own line.
     private final List<ProducerRecord<byte[], byte[]>> backlog = new ArrayList<>();
     private final List<ProducerRecord<byte[], byte[]>> finalStates = new ArrayList<>();
+    /** What to do once the backlog is written, and once the final states are. */
+    private final List<Runnable> afterBacklog = new ArrayList<>();
+    private final List<Runnable> afterFinalStates = new ArrayList<>();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition signal = lock.newCondition();
@@ -42,8 +49,11 @@ final class StreamPublisher implements AutoCloseable {
     private volatile boolean running = true;
     private final Thread thread;
 
-    StreamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties.Chunk chunking) {
+    /** @param onEnded told (on this thread) when a job's final state is written */
+    StreamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties.Chunk chunking,
+                    Consumer<JobTracker> onEnded) {
         this.events = events;
+        this.onEnded = onEnded;
         this.metrics = metrics;
         this.clock = clock;
         this.maxTokens = chunking.maxTokens();
@@ -59,11 +69,15 @@ final class StreamPublisher implements AutoCloseable {
         return thread.isAlive();
     }
 
-    /** The listener the scheduler reports the job's progress to. */
-    JobStream open(JobTracker job) {
-        JobStream stream = new JobStream(job, maxTokens, flushNanos, System::nanoTime, clock, this::wake,
-                metrics::tokenGenerated, metrics::jobFinished);
-        streams.put(job.jobId(), stream);
+    /**
+     * The listener the scheduler reports a run of the job to.
+     *
+     * @param delivered the tokens its client already has (empty for a new job)
+     */
+    JobStream open(JobTracker job, int[] delivered, JobStream.Hooks hooks) {
+        JobStream stream = new JobStream(job, delivered, maxTokens, flushNanos, System::nanoTime, clock, this::wake,
+                metrics::tokenGenerated, metrics::jobFinished, hooks);
+        streams.add(stream);
         return stream;
     }
 
@@ -88,7 +102,7 @@ final class StreamPublisher implements AutoCloseable {
 
     private void awaitWork() {
         long deadline = Long.MAX_VALUE;
-        for (JobStream stream : streams.values()) deadline = Math.min(deadline, stream.deadline());
+        for (JobStream stream : streams) deadline = Math.min(deadline, stream.deadline());
         long wait = backlog.isEmpty() && finalStates.isEmpty()
                 ? Math.min(Math.max(deadline - System.nanoTime(), 0), TimeUnit.SECONDS.toNanos(1))
                 : flushNanos; // something failed to go out: try again soon (the retry has already backed off)
@@ -107,23 +121,45 @@ final class StreamPublisher implements AutoCloseable {
     private void cycle(boolean force) {
         long now = System.nanoTime();
         int chunks = 0;
-        for (JobStream stream : streams.values()) {
+        for (JobStream stream : streams) {
             JobStream.Drained drained;
             try {
                 drained = stream.drain(now, force);
                 for (JobStatus status : drained.statuses()) backlog.add(events.record(Topics.JOBS, status));
                 for (TokenChunk chunk : drained.chunks()) backlog.add(events.record(Topics.TOKENS, chunk));
                 chunks += drained.chunks().size();
-                if (drained.terminal() != null) finalStates.add(events.record(Topics.JOBS, drained.terminal()));
+                if (!drained.chunks().isEmpty()) {
+                    long toSeq = drained.chunks().getLast().toSeq();
+                    afterBacklog.add(() -> stream.tracker().delivered(toSeq));
+                }
+                if (drained.closed()) afterBacklog.add(() -> stream.flushed().complete(null));
+                if (drained.terminal() != null) {
+                    finalStates.add(events.record(Topics.JOBS, drained.terminal()));
+                    afterFinalStates.add(() -> onEnded.accept(stream.tracker()));
+                }
             } catch (RuntimeException e) { // an event that breaks its schema: a bug, which must not stop the others
                 log.error("cannot encode the events of job {}", stream.jobId(), e);
-                streams.remove(stream.jobId());
+                streams.remove(stream);
                 continue;
             }
-            if (stream.ended()) streams.remove(stream.jobId());
+            if (stream.ended()) streams.remove(stream);
         }
         metrics.chunksProduced(chunks);
-        if (write(backlog)) write(finalStates);
+        if (write(backlog)) {
+            run(afterBacklog);
+            if (write(finalStates)) run(afterFinalStates);
+        }
+    }
+
+    private static void run(List<Runnable> actions) {
+        for (Runnable action : actions) {
+            try {
+                action.run();
+            } catch (RuntimeException e) {
+                log.warn("an action after writing failed", e);
+            }
+        }
+        actions.clear();
     }
 
     /** Writes and empties {@code records}; on failure keeps the unwritten ones in it, in order. */

@@ -14,12 +14,24 @@ import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.micrometer.core.instrument.MeterRegistry;
+import dev.lethe.store.CheckpointStore;
+import dev.lethe.store.CheckpointStoreException;
+import dev.lethe.store.CheckpointStores;
 import java.nio.file.Files;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.kafka.config.KafkaListenerEndpointRegistry;
+import org.springframework.kafka.core.ConsumerFactory;
 import org.springframework.kafka.core.KafkaTemplate;
 
 /** The worker's parts, wired: the engine and scheduler (plain Java) and the adapters around them. */
@@ -29,7 +41,7 @@ class WorkerConfiguration {
     @Bean
     WorkerIdentity workerIdentity(WorkerProperties properties) {
         String id = properties.workerId();
-        return new WorkerIdentity(id, properties.controlGroupOrDefault(id));
+        return new WorkerIdentity(id, properties.controlGroupOrDefault());
     }
 
     @Bean
@@ -64,19 +76,22 @@ class WorkerConfiguration {
     @Bean
     ContinuousBatchScheduler scheduler(Model model, WorkerProperties properties, WorkerMetrics metrics,
                                        BackPressure backPressure) {
+        var c = properties.checkpoints();
         var scheduler = new ContinuousBatchScheduler(model, policy -> {
             OffHeapKvCache cache = KvCaches.create(model.kvLayout(), policy);
             cache.addListener(metrics.cacheListener());
             return cache;
-        }, new SchedulerConfig(properties.maxActiveJobs(), properties.queueCapacity()), backPressure::resume);
+        }, new SchedulerConfig(properties.maxActiveJobs(), properties.queueCapacity(), properties.kvBudget().toBytes(),
+                c.everyTokens(), c.every()), backPressure::resume);
         metrics.watch(scheduler, backPressure::paused);
         return scheduler;
     }
 
     /** Depends on the publisher, so that it stops (finishing its step) before the publisher writes the last records. */
     @Bean(destroyMethod = "close")
-    DecodeLoop decodeLoop(ContinuousBatchScheduler scheduler, StreamPublisher publisher) {
-        var loop = new DecodeLoop(scheduler, "lethe-decode");
+    DecodeLoop decodeLoop(ContinuousBatchScheduler scheduler, StreamPublisher publisher, OwnedJobs jobs,
+                          WorkerProperties properties) {
+        var loop = new DecodeLoop(scheduler, "lethe-decode", properties.minStepTime());
         loop.start();
         return loop;
     }
@@ -109,11 +124,33 @@ class WorkerConfiguration {
         return new EventPublisher(template, codec, publishRetry, publishCircuitBreaker, properties.publish().sendTimeout());
     }
 
+    /** The publisher tells the owned jobs when a job's final state is written (its checkpoints go then). */
     @Bean(destroyMethod = "close")
-    StreamPublisher streamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties properties) {
-        var publisher = new StreamPublisher(events, metrics, clock, properties.chunk());
+    StreamPublisher streamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties properties,
+                                    ObjectProvider<OwnedJobs> jobs) {
+        var publisher = new StreamPublisher(events, metrics, clock, properties.chunk(), tracker -> jobs.getObject().ended(tracker));
         publisher.start();
         return publisher;
+    }
+
+    @Bean(destroyMethod = "close")
+    CheckpointStore checkpointStore(WorkerProperties properties) throws CheckpointStoreException {
+        var c = properties.checkpoints();
+        String location = c.storeOrDefault();
+        return CheckpointStores.forLocation(location, location.startsWith("s3://") ? c.s3().settings() : null);
+    }
+
+    @Bean
+    Checkpoints checkpoints(CheckpointStore store, EventPublisher events, Model model, WorkerMetrics metrics,
+                            WorkerIdentity identity, Clock clock) {
+        return new Checkpoints(store, events, model, metrics.cacheListener(), identity.id(), clock);
+    }
+
+    @Bean(destroyMethod = "close")
+    OwnedJobs ownedJobs(ContinuousBatchScheduler scheduler, StreamPublisher streams, Checkpoints checkpoints,
+                        EventPublisher events, Clock clock, WorkerProperties properties) {
+        var c = properties.checkpoints();
+        return new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout());
     }
 
     @Bean
@@ -128,22 +165,53 @@ class WorkerConfiguration {
     }
 
     @Bean
+    TakeOver takeOver(ConsumerFactory<byte[], byte[]> consumers, EventCodec codec, JobPreparer preparer, OwnedJobs jobs,
+                      EventPublisher events, Checkpoints checkpoints, EarlyCancels earlyCancels, WorkerIdentity identity,
+                      Clock clock) {
+        return new TakeOver(() -> plainConsumer(consumers, null), codec, preparer, jobs, events, checkpoints, earlyCancels,
+                identity.id(), clock, Duration.ofSeconds(30));
+    }
+
+    @Bean(destroyMethod = "close")
+    ControlReader controlReader(ConsumerFactory<byte[], byte[]> consumers, EventCodec codec, OwnedJobs jobs,
+                                EarlyCancels earlyCancels, EventPublisher events, WorkerMetrics metrics, WorkerIdentity identity) {
+        var reader = new ControlReader(() -> plainConsumer(consumers, identity.controlGroup()), codec, jobs, earlyCancels,
+                events, metrics);
+        reader.start();
+        return reader;
+    }
+
+    @Bean
+    PartitionOwnership partitionOwnership(TakeOver takeOver, OwnedJobs jobs, ControlReader control, WorkerProperties properties) {
+        return new PartitionOwnership(takeOver, jobs, control, properties.checkpoints().handoverTimeout());
+    }
+
+    /**
+     * A consumer with the worker's Kafka settings for reading assigned partitions: in {@code group} (for committing
+     * offsets only; it never subscribes), or in none.
+     */
+    private static Consumer<byte[], byte[]> plainConsumer(ConsumerFactory<byte[], byte[]> consumers, String group) {
+        Map<String, Object> config = new HashMap<>(consumers.getConfigurationProperties());
+        config.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        if (group != null) config.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        config.remove(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        return new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    @Bean
     RequestListener requestListener(EventCodec codec, JobPreparer preparer, ContinuousBatchScheduler scheduler,
-                                    StreamPublisher streams, EventPublisher events, BackPressure backPressure,
+                                    OwnedJobs jobs, EventPublisher events, BackPressure backPressure,
                                     EarlyCancels earlyCancels, WorkerMetrics metrics, WorkerIdentity identity, Clock clock) {
-        return new RequestListener(codec, preparer, scheduler, streams, events, backPressure, earlyCancels, metrics,
+        return new RequestListener(codec, preparer, scheduler, jobs, events, backPressure, earlyCancels, metrics,
                 identity.id(), clock);
     }
 
     @Bean
-    ControlListener controlListener(EventCodec codec, ContinuousBatchScheduler scheduler, EarlyCancels earlyCancels,
-                                    EventPublisher events, WorkerMetrics metrics) {
-        return new ControlListener(codec, scheduler, earlyCancels, events, metrics);
-    }
-
-    @Bean
     WorkerHealth workerHealth(DecodeLoop decodeLoop, StreamPublisher publisher, ContinuousBatchScheduler scheduler,
-                              CircuitBreaker publishCircuitBreaker, BackPressure backPressure) {
-        return new WorkerHealth(decodeLoop, publisher, scheduler, publishCircuitBreaker, backPressure);
+                              CircuitBreaker publishCircuitBreaker, BackPressure backPressure, PartitionOwnership ownership,
+                              OwnedJobs jobs) {
+        return new WorkerHealth(decodeLoop, publisher, scheduler, publishCircuitBreaker, backPressure, ownership, jobs);
     }
 }

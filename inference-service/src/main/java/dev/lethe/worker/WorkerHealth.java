@@ -17,9 +17,13 @@ final class WorkerHealth implements HealthIndicator {
     private final ContinuousBatchScheduler scheduler;
     private final CircuitBreaker breaker;
     private final BackPressure backPressure;
+    private final PartitionOwnership ownership;
+    private final OwnedJobs jobs;
 
     WorkerHealth(DecodeLoop decodeLoop, StreamPublisher publisher, ContinuousBatchScheduler scheduler,
-                 CircuitBreaker breaker, BackPressure backPressure) {
+                 CircuitBreaker breaker, BackPressure backPressure, PartitionOwnership ownership, OwnedJobs jobs) {
+        this.ownership = ownership;
+        this.jobs = jobs;
         this.decodeLoop = decodeLoop;
         this.publisher = publisher;
         this.scheduler = scheduler;
@@ -39,6 +43,8 @@ final class WorkerHealth implements HealthIndicator {
                 .withDetail("queued", s.queued())
                 .withDetail("active", s.active())
                 .withDetail("requestsPaused", backPressure.paused())
+                .withDetail("partitions", ownership.owned())
+                .withDetail("ownedJobs", jobs.size())
                 .withDetail("kvBytesRetained", s.kvBytesRetained())
                 .withDetail("kvBytesFull", s.kvBytesFull());
         Throwable error = decodeLoop.lastError();

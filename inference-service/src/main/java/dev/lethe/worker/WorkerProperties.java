@@ -1,14 +1,17 @@
 package dev.lethe.worker;
 
+import dev.lethe.store.S3Settings;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 
 /**
  * {@code lethe.worker.*}. Every key has a default that works for one worker beside a local broker.
@@ -22,8 +25,13 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param chunk         how tokens are grouped into {@code lethe.tokens} records
  * @param publish       retries and circuit breaker around writes to Kafka
  * @param topics        topic creation at start-up
- * @param controlGroup  consumer group of the control topic; blank means {@code lethe-control-<id>} (each worker reads
- *                      every command and acts on those for its jobs)
+ * @param controlGroup  consumer group whose offsets of {@code lethe.control} the workers commit (each reads the
+ *                      partitions it owns; a new owner goes on from there); blank means {@code lethe-workers-control}
+ * @param checkpoints   where checkpoints go, how often, and how long hand-overs may take
+ * @param kvBudget      KV memory the active jobs may hold together; over it, jobs are preempted (lowest priority
+ *                      first, then youngest) and resumed when there is room. 0 means no budget
+ * @param minStepTime   each decode step lasts at least this long (0: as fast as it goes). For demonstrations with a
+ *                      tiny model, whose jobs would otherwise end before anything can be done to them
  */
 @ConfigurationProperties("lethe.worker")
 public record WorkerProperties(
@@ -36,7 +44,10 @@ public record WorkerProperties(
         @DefaultValue Chunk chunk,
         @DefaultValue Publish publish,
         @DefaultValue TopicSetup topics,
-        @DefaultValue("") String controlGroup) {
+        @DefaultValue("") String controlGroup,
+        @DefaultValue Checkpointing checkpoints,
+        @DefaultValue("0B") DataSize kvBudget,
+        @DefaultValue("0ms") Duration minStepTime) {
 
     /** The schemas' pattern for worker ids. */
     private static final Pattern WORKER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
@@ -69,8 +80,54 @@ public record WorkerProperties(
         return file.endsWith(".gguf") ? file.substring(0, file.length() - ".gguf".length()) : file;
     }
 
-    public String controlGroupOrDefault(String workerId) {
-        return controlGroup.isBlank() ? "lethe-control-" + workerId : controlGroup;
+    public String controlGroupOrDefault() {
+        return controlGroup.isBlank() ? "lethe-workers-control" : controlGroup;
+    }
+
+    /**
+     * @param store           a directory ({@code /var/lethe/checkpoints}, {@code file:/...}; shared by the workers, or
+     *                        each worker's own when only graceful hand-overs between restarts matter) or
+     *                        {@code s3://bucket/prefix}; blank means {@code <tmpdir>/lethe-checkpoints}
+     * @param everyTokens     a running job is checkpointed after this many tokens since its last checkpoint (0: never)
+     * @param every           ... or after this long (0: never), whichever comes first
+     * @param handoverTimeout how long a revoked partition's jobs may take to be checkpointed before it goes anyway
+     * @param preemptHold     how long a job preempted by a PREEMPT command waits before it may resume on this worker
+     * @param flushTimeout    how long a preemption waits for the job's last tokens to be written
+     * @param s3              the S3 connection, for an {@code s3://} store
+     */
+    public record Checkpointing(
+            @DefaultValue("") String store,
+            @DefaultValue("256") int everyTokens,
+            @DefaultValue("30s") Duration every,
+            @DefaultValue("20s") Duration handoverTimeout,
+            @DefaultValue("10s") Duration preemptHold,
+            @DefaultValue("10s") Duration flushTimeout,
+            @DefaultValue S3 s3) {
+
+        public String storeOrDefault() {
+            return store.isBlank() ? Path.of(System.getProperty("java.io.tmpdir"), "lethe-checkpoints").toString() : store;
+        }
+    }
+
+    /**
+     * @param endpoint        an S3-compatible server (MinIO, Ceph...); blank for AWS
+     * @param region          signing region; blank for us-east-1
+     * @param accessKeyId     with {@code secretAccessKey}: static credentials; blank for the SDK's default chain
+     */
+    public record S3(@DefaultValue("") String endpoint, @DefaultValue("") String region, @DefaultValue("") String accessKeyId,
+                     @DefaultValue("") String secretAccessKey) {
+
+        public S3Settings settings() {
+            return new S3Settings(endpoint.isBlank() ? null : URI.create(endpoint), region.isBlank() ? null : region,
+                    !endpoint.isBlank(), accessKeyId.isBlank() ? null : accessKeyId,
+                    secretAccessKey.isBlank() ? null : secretAccessKey);
+        }
+
+        /** Never prints the secret. */
+        @Override
+        public String toString() {
+            return "S3[endpoint=" + endpoint + ", region=" + region + ", accessKeyId=" + accessKeyId + "]";
+        }
     }
 
     /**

@@ -41,6 +41,17 @@ final class TopicReader implements AutoCloseable {
         return List.copyOf(records);
     }
 
+    /** Polls until every record written so far is read; returns all of them. */
+    List<ConsumerRecord<byte[], byte[]>> catchUp(Duration timeout) {
+        Map<TopicPartition, Long> ends = consumer.endOffsets(consumer.assignment(), timeout);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ends.entrySet().stream().anyMatch(e -> consumer.position(e.getKey()) < e.getValue())) {
+            if (System.nanoTime() > deadline) throw new AssertionError("could not read to the end within " + timeout);
+            consumer.poll(Duration.ofMillis(100)).forEach(records::add);
+        }
+        return List.copyOf(records);
+    }
+
     @Override
     public void close() {
         consumer.close();

@@ -71,7 +71,10 @@ import org.springframework.kafka.test.utils.ContainerTestUtils;
         "lethe.worker.id=it-worker",
         "lethe.worker.max-active-jobs=3",
         "lethe.worker.queue-capacity=2",
-        "lethe.worker.topics.partitions=2"})
+        "lethe.worker.topics.partitions=2",
+        "lethe.worker.checkpoints.store=${java.io.tmpdir}/lethe-worker-it-checkpoints",
+        "lethe.worker.checkpoints.every-tokens=0",
+        "lethe.worker.checkpoints.every=0s"})
 @EmbeddedKafka(partitions = 2, brokerProperties = {"offsets.topic.num.partitions=2", "group.initial.rebalance.delay.ms=0"})
 class WorkerIntegrationTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -316,7 +319,7 @@ class WorkerIntegrationTest {
 
     @Test
     void aCancelStopsALongJobWithinAStepAndItEndsCancelled() throws Exception {
-        ContainerTestUtils.waitForAssignment(listeners.getListenerContainer(ControlListener.LISTENER), 2);
+        ContainerTestUtils.waitForAssignment(listeners.getListenerContainer(BackPressure.REQUESTS_LISTENER), 2);
         int context = model.config().contextLength();
         SoloRun.Result uncancelled = direct("Once upon a time", context, 0.8f, 1, 99, List.of(), PolicySpec.of("lethe"));
         assertTrue(uncancelled.ids().size() > 1000, "the reference run should be long: " + uncancelled.ids().size());

@@ -22,14 +22,14 @@ public final class JobViews {
 
     /**
      * A job. {@code state} is QUEUED until a worker reports on it; {@code output} and {@code usage} are
-     * there once it ended.
+     * there once it ended; {@code recovery} sums its history up: owners, preemptions, resumes, checkpoints.
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String object, String model, String state, Long created,
                       @JsonProperty("updated_at") Instant updatedAt, String worker,
                       @JsonProperty("last_seq") long lastSeq,
                       @JsonProperty("finish_reason") String finishReason, OpenAi.OpenAiUsage usage, JobError error,
-                      Output output, List<JobEvent> history) {
+                      Output output, List<JobEvent> history, JobRecovery recovery) {
 
         public static Job of(JobSnapshot job, JobResult result) {
             JobStatus status = job.status();
@@ -51,7 +51,8 @@ public final class JobViews {
                     usage,
                     status == null ? null : status.error(),
                     output,
-                    status == null ? List.of() : status.history());
+                    status == null ? List.of() : status.history(),
+                    JobRecovery.of(status == null ? List.of() : status.history()));
         }
     }
 

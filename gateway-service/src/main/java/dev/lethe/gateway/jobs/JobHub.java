@@ -80,6 +80,13 @@ public final class JobHub {
         return track != null && tenant.equals(track.tenant()) ? Optional.of(track) : Optional.empty();
     }
 
+    /** The job whatever its tenant: for administrators only. */
+    public Optional<JobTrack> findAnyTenant(String jobId) {
+        synchronized (jobs) {
+            return Optional.ofNullable(jobs.get(jobId));
+        }
+    }
+
     /**
      * The job's events after token {@code afterSeq} (-1 for all): the current status, tokens in seq
      * order as they come, then one {@link StreamEvent.Finished} or {@link StreamEvent.Lost}.

@@ -53,6 +53,16 @@ public final class JobService {
         return publisher.publish(new Control(track.jobId(), Control.Command.CANCEL, reason, clock.instant()));
     }
 
+    /** Administrators: the job, whichever tenant it belongs to. */
+    public Optional<JobTrack> findAnyTenant(String jobId) {
+        return hub.findAnyTenant(jobId);
+    }
+
+    /** Asks the job's worker to checkpoint it and free its slot; it resumes when there is room, there or elsewhere. */
+    public Mono<Void> preempt(JobTrack track, String reason) {
+        return publisher.publish(new Control(track.jobId(), Control.Command.PREEMPT, reason, clock.instant()));
+    }
+
     /** The job's events after token {@code afterSeq}; see {@link JobHub#events}. */
     public Flux<StreamEvent> events(JobTrack track, long afterSeq) {
         return hub.events(track, afterSeq);

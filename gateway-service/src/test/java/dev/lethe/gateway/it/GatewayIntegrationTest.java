@@ -63,6 +63,9 @@ import tools.jackson.databind.json.JsonMapper;
         "lethe.gateway.tenants[2].api-keys[0]=key-tiny",
         "lethe.gateway.tenants[2].rate-limit.limit-for-period=2",
         "lethe.gateway.tenants[2].rate-limit.refresh-period=1h",
+        "lethe.gateway.tenants[3].name=ops",
+        "lethe.gateway.tenants[3].api-keys[0]=key-ops",
+        "lethe.gateway.admin.tenants[0]=ops",
         "logging.level.org.apache.kafka=WARN",
         "logging.level.kafka=WARN",
         "logging.level.state.change.logger=WARN",
@@ -343,6 +346,32 @@ class GatewayIntegrationTest {
         assertThat(json.readTree(events.getLast().data()).get("finish_reason").stringValue()).isEqualTo("cancelled");
 
         problem(web.post().uri("/v1/jobs/" + id + "/cancel").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange(), 409);
+    }
+
+    @Test
+    void anAdministratorPreemptsAnyTenantsJobAndOthersMayNot() {
+        JsonNode job = submit("key-acme", "{\"prompt\": \"wait " + FakeWorker.HOLD + "\", \"max_tokens\": 50}");
+        String id = job.get("id").stringValue();
+        awaitState(id, "key-acme", "RUNNING");
+        problem(web.post().uri("/v1/jobs/" + id + "/preempt").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange(), 403);
+        assertThat(worker.controls).noneMatch(c -> c.jobId().equals(id));
+        problem(web.post().uri("/v1/jobs/no-such-job/preempt").header(HttpHeaders.AUTHORIZATION, "Bearer key-ops")
+                .exchange(), 404);
+
+        web.post().uri("/v1/jobs/" + id + "/preempt").header(HttpHeaders.AUTHORIZATION, "Bearer key-ops")
+                .exchange().expectStatus().isAccepted();
+        Control control = awaitControl(id);
+        assertThat(control.command()).isEqualTo(Control.Command.PREEMPT);
+        assertThat(control.reason()).contains("administrator");
+
+        JsonNode running = awaitState(id, "key-acme", "RUNNING");
+        assertThat(running.at("/recovery/owners/0").stringValue()).isEqualTo(FakeWorker.WORKER);
+
+        String ended = submit("key-acme", "{\"prompt\": \"short\", \"max_tokens\": 2}").get("id").stringValue();
+        awaitState(ended, "key-acme", "COMPLETED");
+        problem(web.post().uri("/v1/jobs/" + ended + "/preempt").header(HttpHeaders.AUTHORIZATION, "Bearer key-ops")
                 .exchange(), 409);
     }
 

@@ -23,6 +23,7 @@ import java.util.List;
  * is what a checkpoint stores ({@link #snapshot}) and {@link #resume} continues from, token for token.
  */
 public final class Generation {
+    private static final TokenListener NO_TOKENS = (seq, token, text) -> {};
     private final Decoder sequence;
     private final Sampler sampler;
     private final SamplingParams params;
@@ -71,20 +72,97 @@ public final class Generation {
      * newest), {@code state} the token ids and sampler. Text already delivered is not delivered again.
      */
     public static Generation resume(Decoder sequence, Tokenizer tokenizer, SamplingParams params, SequenceState state) {
+        return resume(sequence, tokenizer, params, state, state.generatedTokens().length - 1L, NO_TOKENS);
+    }
+
+    /**
+     * Continues a generation from a checkpoint whose tokens after {@code deliveredLastSeq} never reached the
+     * client (a worker that died between writing the checkpoint and streaming them): those are handed to
+     * {@code listener} now, with their text, so the stream has no gap.
+     */
+    public static Generation resume(Decoder sequence, Tokenizer tokenizer, SamplingParams params, SequenceState state,
+                                    long deliveredLastSeq, TokenListener listener) {
         Generation g = new Generation(sequence, tokenizer, new Sampler(params, state.sampler().rngState()));
         g.prompt = state.promptTokens();
         int[] done = state.generatedTokens();
-        for (int token : g.prompt) g.detokenizer.push(token);
-        g.generated = Arrays.copyOf(done, Math.max(64, done.length * 2));
-        g.count = done.length;
-        for (int token : done) g.text.append(g.stops.accept(g.detokenizer.push(token)));
-        g.pendingToken = done.length > 0 ? done[done.length - 1] : g.prompt[g.prompt.length - 1];
         int expectedPosition = g.prompt.length + done.length - 1;
         if (sequence.position() != expectedPosition) {
             throw new IllegalStateException("the restored sequence is at position " + sequence.position()
                     + " but the checkpoint's tokens put it at " + expectedPosition);
         }
+        for (int token : g.prompt) g.detokenizer.push(token);
+        g.generated = Arrays.copyOf(done, Math.max(64, done.length * 2));
+        g.count = done.length;
+        for (int seq = 0; seq < done.length; seq++) {
+            String delta = g.stops.accept(g.detokenizer.push(done[seq]));
+            g.text.append(delta);
+            if (seq > deliveredLastSeq) listener.onToken(seq, done[seq], delta);
+        }
+        g.pendingToken = done.length > 0 ? done[done.length - 1] : g.prompt[g.prompt.length - 1];
         return g;
+    }
+
+    /**
+     * Continues a generation without a checkpoint (vLLM's recompute): one prefill of the prompt and the tokens
+     * already delivered, all but the newest, which is pending as after any step. The sampler's generator is
+     * moved past the draws those tokens took, so the continuation draws what the original run would have.
+     * The cache is not the one the original run had (a prefill observes attention per chunk, not per token),
+     * so a pruned cache may keep other positions: the continuation is conditioned on exactly the delivered
+     * text, but may differ from what the original run would have generated.
+     */
+    public static Generation recompute(Decoder sequence, Tokenizer tokenizer, SamplingParams params, int[] promptTokens,
+                                       int[] delivered) {
+        if (promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (promptTokens.length + delivered.length > sequence.contextLength()) {
+            throw new IllegalArgumentException("the prompt and the delivered tokens (" + promptTokens.length + " + "
+                    + delivered.length + ") do not fit the context of " + sequence.contextLength());
+        }
+        Sampler sampler = new Sampler(params);
+        if (!params.isGreedy()) sampler.skip(delivered.length);
+        Generation g = new Generation(sequence, tokenizer, sampler);
+        int[] all = Arrays.copyOf(promptTokens, promptTokens.length + delivered.length);
+        System.arraycopy(delivered, 0, all, promptTokens.length, delivered.length);
+        if (sequence.cache() != null) sequence.cache().declarePromptLength(promptTokens.length);
+        long t0 = System.nanoTime();
+        if (all.length > 1) sequence.prefill(Arrays.copyOf(all, all.length - 1));
+        g.prefillNanos += System.nanoTime() - t0;
+        g.prompt = promptTokens.clone();
+        for (int token : g.prompt) g.detokenizer.push(token);
+        g.generated = Arrays.copyOf(delivered, Math.max(64, delivered.length * 2));
+        g.count = delivered.length;
+        for (int token : delivered) g.text.append(g.stops.accept(g.detokenizer.push(token)));
+        g.pendingToken = all[all.length - 1];
+        return g;
+    }
+
+    /**
+     * Feeds tokens another run already generated and delivered, one decode step each, as if this generation
+     * had sampled them: the cache sees the same steps (and prunes the same way), the sampler draws as it would
+     * have. The given tokens are kept whatever the sampler draws, so the continuation is conditioned on exactly
+     * them; nothing is emitted except an ending the tokens reach (a stop sequence or max tokens).
+     *
+     * @return how many of the tokens differ from what this generation would have sampled itself (0 when the
+     *     engine reproduces the original run bit for bit)
+     */
+    public int replay(int[] tokens, TokenListener listener) {
+        int differing = 0;
+        for (int token : tokens) {
+            if (!readyToStep(listener)) break;
+            long t0 = System.nanoTime();
+            sequence.forward(pendingToken);
+            if (sampler.sample(sequence.logits()) != token) differing++;
+            decodeNanos += System.nanoTime() - t0;
+            if (count == generated.length) generated = Arrays.copyOf(generated, count * 2);
+            generated[count++] = token;
+            text.append(stops.accept(detokenizer.push(token)));
+            pendingToken = token;
+            if (stops.stopped()) {
+                finish(FinishReason.STOP, listener);
+            } else if (count >= params.maxTokens()) {
+                finish(FinishReason.LENGTH, listener);
+            }
+        }
+        return differing;
     }
 
     /** The state a checkpoint stores with the cache; take it between steps. */

@@ -8,6 +8,9 @@ import java.util.Arrays;
  * job draws exactly the numbers the uninterrupted one would have.
  */
 public final class Sampler {
+    /** SplitMix64's increment per draw. */
+    private static final long GAMMA = 0x9E3779B97F4A7C15L;
+
     private final SamplingParams params;
     private long rngState;
     private float[] probabilities = new float[0];
@@ -27,6 +30,15 @@ public final class Sampler {
 
     public long rngState() {
         return rngState;
+    }
+
+    /**
+     * Moves the generator past {@code draws} draws, as if that many tokens had been sampled: each sample that is
+     * not greedy draws exactly one number, and SplitMix64's state only advances by a constant per draw.
+     */
+    public void skip(long draws) {
+        if (draws < 0) throw new IllegalArgumentException("cannot skip " + draws + " draws");
+        rngState += draws * GAMMA;
     }
 
     public int sample(float[] logits) {
@@ -88,7 +100,7 @@ public final class Sampler {
 
     /** SplitMix64 (Steele, Lea, Flood 2014): a uniform double in [0, 1). */
     private double nextDouble() {
-        long z = (rngState += 0x9E3779B97F4A7C15L);
+        long z = (rngState += GAMMA);
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         z = z ^ (z >>> 31);

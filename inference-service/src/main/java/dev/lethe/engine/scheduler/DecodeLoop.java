@@ -1,5 +1,6 @@
 package dev.lethe.engine.scheduler;
 
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -11,11 +12,18 @@ public final class DecodeLoop implements AutoCloseable {
 
     private final ContinuousBatchScheduler scheduler;
     private final Thread thread;
+    private final long minStepNanos;
     private volatile boolean running = true;
     private volatile Throwable lastError;
 
     public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName) {
+        this(scheduler, threadName, Duration.ZERO);
+    }
+
+    /** @param minStepTime each step lasts at least this long (a demonstration's brake for tiny models; zero: none) */
+    public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName, Duration minStepTime) {
         this.scheduler = scheduler;
+        this.minStepNanos = minStepTime.toNanos();
         this.thread = Thread.ofPlatform().name(threadName).unstarted(this::run);
     }
 
@@ -36,7 +44,13 @@ public final class DecodeLoop implements AutoCloseable {
     private void run() {
         while (running) {
             try {
-                if (!scheduler.step()) scheduler.awaitWork(1, TimeUnit.SECONDS);
+                long t0 = System.nanoTime();
+                if (!scheduler.step()) {
+                    scheduler.awaitWork(1, TimeUnit.SECONDS);
+                } else if (minStepNanos > 0) {
+                    long left = minStepNanos - (System.nanoTime() - t0);
+                    if (left > 0) Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;

@@ -38,30 +38,40 @@ import org.springframework.context.ConfigurableApplicationContext;
 /**
  * {@code lethe up}: all of Lethe on one machine, without Docker. Starts a single-node Kafka broker in this JVM
  * (Kafka's own KRaft server, broker and controller in one, with its data in a temporary folder that goes with
- * it), creates the topics, starts the inference worker in this JVM and the gateway as a child process when its
- * jar has been built, and stays in the foreground until Ctrl-C, then stops them in reverse order.
+ * it), creates the topics, starts the inference worker in this JVM (or {@code --workers N} workers as separate
+ * JVMs sharing a checkpoint folder, or none) and the gateway as a child process when its jar has been built, and
+ * stays in the foreground until Ctrl-C, then stops them in reverse order.
  *
  * <p>spring-kafka-test's {@code EmbeddedKafkaKraftBroker} would be shorter, but its test kit binds every listener
  * to a random port (its {@code kafkaPorts} setting is ignored in KRaft mode), and clients expect 9092.
  */
 public final class LocalBroker {
     public static final String USAGE = """
-            usage: lethe up [--port N] [--partitions N] [--worker-port N] [--no-gateway]
+            usage: lethe up [--port N] [--partitions N] [--workers N] [--worker-port N] [--checkpoints DIR]
+                            [--step-time DURATION] [--no-gateway]
               --port N          Kafka's port on localhost (default 9092)
               --partitions N    partitions of each topic (default 12)
-              --worker-port N   the worker's HTTP port: /actuator/health, /actuator/prometheus (default 8081)
+              --workers N       inference workers: 1 (default) runs in this JVM; more run as separate JVMs, worker-1..N,
+                                which share the checkpoint folder and the partitions (kill one and watch its jobs move);
+                                0 runs the broker alone
+              --worker-port N   HTTP port of the first worker: /actuator/health, /actuator/prometheus (default 8081;
+                                worker-i listens on N+i-1)
+              --checkpoints DIR the workers' checkpoint store (default: <tmpdir>/lethe-checkpoints)
+              --step-time D     each decode step lasts at least D (e.g. 20ms), so that the jobs of a tiny model last
+                                long enough to preempt, kill or move by hand (default: as fast as it goes)
               --no-gateway      do not start the gateway even if gateway-service/target has its jar
             Stops on Ctrl-C. The model is $LETHE_WORKER_MODEL, else models/lethe-trace.gguf (the project's own).
             """;
 
-    private record Settings(int port, int partitions, int workerPort, boolean gateway) {}
+    private record Settings(int port, int partitions, int workers, int workerPort, String checkpoints, String stepTime,
+                            boolean gateway) {}
 
     private LocalBroker() {}
 
     public static int up(String[] args, PrintStream out, PrintStream err) {
         Settings settings = parse(args);
         requireFree(settings.port(), "Kafka", "--port");
-        requireFree(settings.workerPort(), "the worker", "--worker-port");
+        for (int i = 0; i < settings.workers(); i++) requireFree(settings.workerPort() + i, "worker " + (i + 1), "--worker-port");
         Path home = Path.of(System.getProperty("lethe.home", ".")).toAbsolutePath().normalize();
         String bootstrap = "localhost:" + settings.port();
 
@@ -72,16 +82,36 @@ public final class LocalBroker {
         KafkaRaftServer broker = startBroker(settings.port(), dataDir);
         createTopics(bootstrap, settings.partitions());
 
-        out.println("lethe: starting the worker ...");
-        out.flush();
-        ConfigurableApplicationContext worker = new SpringApplicationBuilder(WorkerApplication.class)
-                .main(WorkerApplication.class)
-                .registerShutdownHook(false) // stopped below, before the broker it writes to
-                .run("--spring.kafka.bootstrap-servers=" + bootstrap,
-                        "--server.port=" + settings.workerPort(),
-                        "--lethe.worker.topics.partitions=" + settings.partitions(),
-                        "--logging.level.org.apache.kafka=WARN", "--logging.level.kafka=WARN",
-                        "--logging.level.state.change.logger=WARN");
+        List<String> workerArgs = new ArrayList<>(List.of("--spring.kafka.bootstrap-servers=" + bootstrap,
+                "--lethe.worker.topics.partitions=" + settings.partitions(),
+                "--lethe.worker.checkpoints.store=" + settings.checkpoints(),
+                "--logging.level.org.apache.kafka=WARN", "--logging.level.kafka=WARN",
+                "--logging.level.state.change.logger=WARN"));
+        if (settings.stepTime() != null) workerArgs.add("--lethe.worker.min-step-time=" + settings.stepTime());
+        ConfigurableApplicationContext worker = null;
+        List<Process> workers = new ArrayList<>();
+        if (settings.workers() == 1) {
+            out.println("lethe: starting the worker ...");
+            out.flush();
+            List<String> args1 = new ArrayList<>(workerArgs);
+            args1.add("--server.port=" + settings.workerPort());
+            worker = new SpringApplicationBuilder(WorkerApplication.class)
+                    .main(WorkerApplication.class)
+                    .registerShutdownHook(false) // stopped below, before the broker it writes to
+                    .run(args1.toArray(String[]::new));
+        } else {
+            for (int i = 1; i <= settings.workers(); i++) {
+                out.println("lethe: starting worker-" + i + " (a separate JVM) ...");
+                out.flush();
+                List<String> args1 = new ArrayList<>(workerArgs);
+                args1.add("--server.port=" + (settings.workerPort() + i - 1));
+                args1.add("--lethe.worker.id=worker-" + i);
+                // Notice a killed worker within seconds, not Kafka's default 45.
+                args1.add("--spring.kafka.consumer.properties.session.timeout.ms=6000");
+                args1.add("--spring.kafka.consumer.properties.heartbeat.interval.ms=1000");
+                workers.add(startWorker(args1));
+            }
+        }
 
         Process gateway = null;
         Optional<Path> gatewayJar = settings.gateway() ? gatewayJar(home) : Optional.empty();
@@ -92,6 +122,7 @@ public final class LocalBroker {
 
         CountDownLatch stopped = new CountDownLatch(1);
         Process child = gateway;
+        ConfigurableApplicationContext inProcess = worker;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             err.println("lethe: stopping ...");
             if (child != null && child.isAlive()) {
@@ -102,7 +133,16 @@ public final class LocalBroker {
                     Thread.currentThread().interrupt();
                 }
             }
-            worker.close();
+            // Workers first (each hands its jobs over, checkpointed), then the broker they write to.
+            for (Process w : workers) w.destroy();
+            for (Process w : workers) {
+                try {
+                    if (!w.waitFor(40, TimeUnit.SECONDS)) w.destroyForcibly();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (inProcess != null) inProcess.close();
             broker.shutdown();
             broker.awaitShutdown();
             deleteTree(dataDir);
@@ -113,7 +153,14 @@ public final class LocalBroker {
         out.println("lethe is up:");
         out.println("  Kafka    " + bootstrap + "  (topics " + String.join(", ", Topics.ALL.stream().map(Topics.Spec::name).toList())
                 + "; " + settings.partitions() + " partitions each)");
-        out.println("  worker   http://localhost:" + settings.workerPort() + "/actuator/health  and  /actuator/prometheus");
+        if (settings.workers() == 1) {
+            out.println("  worker   http://localhost:" + settings.workerPort() + "/actuator/health  and  /actuator/prometheus");
+        }
+        for (int i = 0; i < workers.size(); i++) {
+            out.println("  worker-" + (i + 1) + " pid " + workers.get(i).pid() + ", http://localhost:" + (settings.workerPort() + i)
+                    + "/actuator/health");
+        }
+        if (settings.workers() > 0) out.println("  checkpoints " + settings.checkpoints());
         if (gatewayJar.isPresent()) {
             out.println("  gateway  " + gatewayJar.get().getFileName() + " (its address is in its log above)");
         } else if (settings.gateway()) {
@@ -144,17 +191,28 @@ public final class LocalBroker {
         int port = 9092;
         int partitions = Topics.DEFAULT_PARTITIONS;
         int workerPort = 8081;
+        int workers = 1;
+        String checkpoints = Path.of(System.getProperty("java.io.tmpdir"), "lethe-checkpoints").toString();
+        String stepTime = null;
         boolean gateway = true;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = intValue(args, ++i, "--port", 1, 65535);
                 case "--partitions" -> partitions = intValue(args, ++i, "--partitions", 1, 1000);
                 case "--worker-port" -> workerPort = intValue(args, ++i, "--worker-port", 1, 65535);
+                case "--workers" -> workers = intValue(args, ++i, "--workers", 0, 64);
+                case "--checkpoints" -> checkpoints = value(args, ++i, "--checkpoints");
+                case "--step-time" -> stepTime = value(args, ++i, "--step-time");
                 case "--no-gateway" -> gateway = false;
                 default -> throw new UsageException("unknown option '" + args[i] + "'\n" + USAGE);
             }
         }
-        return new Settings(port, partitions, workerPort, gateway);
+        return new Settings(port, partitions, workers, workerPort, checkpoints, stepTime, gateway);
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) throw new UsageException(option + " needs a value");
+        return args[i];
     }
 
     private static int intValue(String[] args, int i, String option, int min, int max) {
@@ -214,6 +272,8 @@ public final class LocalBroker {
             config.put("transaction.state.log.replication.factor", "1");
             config.put("transaction.state.log.min.isr", "1");
             config.put("group.initial.rebalance.delay.ms", "0");
+            // Let workers ask for short sessions, so that a killed one is noticed within seconds.
+            config.put("group.min.session.timeout.ms", "1000");
             new Formatter()
                     .setNodeId(1)
                     .setClusterId(Uuid.randomUuid().toString())
@@ -261,6 +321,20 @@ public final class LocalBroker {
             return file.getManifest() != null && file.getManifest().getMainAttributes().getValue("Main-Class") != null;
         } catch (IOException e) {
             return false;
+        }
+    }
+
+    /** A worker in its own JVM, with this JVM's class path and flags; its output goes to this terminal. */
+    private static Process startWorker(List<String> args) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss4m",
+                "-cp", System.getProperty("java.class.path"), WorkerApplication.class.getName()));
+        command.addAll(args);
+        try {
+            return new ProcessBuilder(command).inheritIO().start();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start a worker: " + e.getMessage(), e);
         }
     }
 
