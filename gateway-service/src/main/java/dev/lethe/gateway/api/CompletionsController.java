@@ -38,10 +38,12 @@ public class CompletionsController {
     private final RequestParser parser;
     private final GatewayProperties properties;
     private final StreamLimits streamLimits;
+    private final StreamShutdown shutdown;
     private final JsonMapper json;
 
     public CompletionsController(JobService jobs, RequestParser parser, GatewayProperties properties,
-                                 StreamLimits streamLimits, JsonMapper json) {
+                                 StreamLimits streamLimits, StreamShutdown shutdown, JsonMapper json) {
+        this.shutdown = shutdown;
         this.jobs = jobs;
         this.parser = parser;
         this.properties = properties;
@@ -115,8 +117,8 @@ public class CompletionsController {
                 .startWith(json.writeValueAsString(response.firstChunk()))
                 .concatWithValues(DONE)
                 .doOnCancel(() -> cancelUnlessEnded(track, ended, "client disconnected"));
-        return Heartbeats.whileIdle(data.map(line -> ServerSentEvent.builder(line).build()),
-                properties.streams().heartbeat());
+        return shutdown.endOnShutdown(Heartbeats.whileIdle(data.map(line -> ServerSentEvent.builder(line).build()),
+                properties.streams().heartbeat()));
     }
 
     private void cancelUnlessEnded(JobTrack track, AtomicBoolean ended, String reason) {

@@ -40,10 +40,12 @@ public class JobsController {
     private final RequestParser parser;
     private final GatewayProperties properties;
     private final StreamLimits streamLimits;
+    private final StreamShutdown shutdown;
     private final JsonMapper json;
 
     public JobsController(JobService jobs, RequestParser parser, GatewayProperties properties,
-                          StreamLimits streamLimits, JsonMapper json) {
+                          StreamLimits streamLimits, StreamShutdown shutdown, JsonMapper json) {
+        this.shutdown = shutdown;
         this.jobs = jobs;
         this.parser = parser;
         this.properties = properties;
@@ -95,7 +97,7 @@ public class JobsController {
         JobTrack track = find(id, tenant);
         streamLimits.acquire(exchange, tenant);
         Flux<ServerSentEvent<String>> events = jobs.events(track, after).map(this::sse);
-        return Heartbeats.whileIdle(events, properties.streams().heartbeat());
+        return shutdown.endOnShutdown(Heartbeats.whileIdle(events, properties.streams().heartbeat()));
     }
 
     @PostMapping("/v1/jobs/{id}/cancel")
