@@ -30,7 +30,7 @@ import org.apache.kafka.server.common.MetadataVersion;
  * bootstrap address, and topics, records and committed offsets survive. spring-kafka-test's embedded
  * broker cannot do this (it binds random ports and starts over empty).
  */
-final class RestartableBroker implements AutoCloseable {
+public final class RestartableBroker implements AutoCloseable {
 
     private final int port;
     private final int controllerPort;
@@ -44,7 +44,7 @@ final class RestartableBroker implements AutoCloseable {
     }
 
     /** Formats a fresh data folder, starts the broker and creates Lethe's topics. */
-    static RestartableBroker startNew(int partitions) {
+    public static RestartableBroker startNew(int partitions) {
         try {
             RestartableBroker broker = new RestartableBroker(freePort(), freePort(), Files.createTempDirectory("lethe-broker"));
             new Formatter()
@@ -66,7 +66,7 @@ final class RestartableBroker implements AutoCloseable {
         }
     }
 
-    String bootstrapServers() {
+    public String bootstrapServers() {
         return "localhost:" + port;
     }
 
