@@ -19,6 +19,7 @@ public final class LetheCli {
               bench-cpu   CPU decode speed against this machine's memory bandwidth
               bench-cache    KV policy time per decode step; checkpoint speed against the disk
               up          a local Kafka broker, the worker and the gateway, until Ctrl-C (lethe up --help)
+              bench-e2e   the gateway's added token latency under 1,000 SSE clients (lethe bench-e2e --help)
               help        this text
             """;
 
@@ -51,6 +52,7 @@ public final class LetheCli {
                     yield 0;
                 }
                 case "up" -> dev.lethe.worker.dev.LocalBroker.up(args, out, err);
+                case "bench-e2e" -> dev.lethe.worker.dev.BenchE2eCommand.run(args, out, err);
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
         } catch (java.io.IOException e) {
@@ -80,6 +82,7 @@ public final class LetheCli {
             case "bench-quality" -> BenchQualityCommand.USAGE;
             case "bench-cache" -> BenchCacheCommand.USAGE;
             case "up" -> dev.lethe.worker.dev.LocalBroker.USAGE;
+            case "bench-e2e" -> dev.lethe.worker.dev.BenchE2eCommand.USAGE;
             default -> USAGE;
         };
     }

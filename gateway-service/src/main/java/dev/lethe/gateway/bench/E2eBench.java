@@ -15,15 +15,13 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
-import org.springframework.http.client.ReactorResourceFactory;
 import reactor.core.publisher.Mono;
 import reactor.netty.resources.ConnectionProvider;
 import reactor.netty.resources.LoopResources;
@@ -45,12 +43,13 @@ import reactor.netty.http.client.HttpClient;
 public final class E2eBench {
 
     public static final String USAGE = """
-            usage: bench-e2e --bootstrap HOST:PORT [--clients N] [--jobs N] [--duration D] [--interval D]
-                             [--chunk-tokens N] [--out FILE]
+            usage: bench-e2e --bootstrap HOST:PORT [--clients N] [--jobs N] [--warmup D] [--duration D]
+                             [--interval D] [--chunk-tokens N] [--out FILE]
               --bootstrap     the Kafka broker (its topics must exist; nothing else may use them meanwhile)
               --clients N     concurrent SSE clients (default 1000)
               --jobs N        jobs they follow, clients spread evenly (default 100)
-              --duration D    how long tokens stream, e.g. 60s (default 60s)
+              --warmup D      tokens stream this long before measuring starts (default 10s)
+              --duration D    how long tokens stream while measured, e.g. 60s (default 60s)
               --interval D    time between two chunks of a job, e.g. 100ms (default 100ms)
               --chunk-tokens N tokens per chunk (default 1)
               --out FILE      also write the report (Markdown) to FILE
@@ -59,19 +58,20 @@ public final class E2eBench {
     private static final String TENANT = "bench";
     private static final String KEY = "bench-key";
 
-    record Settings(String bootstrap, int clients, int jobs, Duration duration, Duration interval, int chunkTokens,
-                    Path out) {
+    record Settings(String bootstrap, int clients, int jobs, Duration warmup, Duration duration, Duration interval,
+                    int chunkTokens, Path out) {
+        /** Tokens of each job: the warm-up's and the measured duration's. */
         int tokensPerJob() {
-            return (int) (duration.toNanos() / interval.toNanos()) * chunkTokens;
+            return (int) (warmup.plus(duration).toNanos() / interval.toNanos()) * chunkTokens;
         }
     }
 
     /** What one run measured. */
     record Result(Settings settings, Histogram added, Histogram endToEnd, Histogram gaps, int exactStreams,
-                  int failedStreams, long tokenEvents, long sendFailures, List<MemorySample> memory, double seconds) {}
+                  int failedStreams, long tokenEvents, long clientFirst, long sendFailures, List<MemorySample> memory, double seconds) {}
 
     /** Heap in use after the last collection of the old generation, and resident memory, at one moment. */
-    record MemorySample(double atSeconds, long heapAfterGc, long heapUsed, long rss, int openStreams) {}
+    record MemorySample(double atSeconds, long heapAfterGc, long heapUsed, long rss, int openStreams, double loadAverage) {}
 
     private E2eBench() {
     }
@@ -95,8 +95,8 @@ public final class E2eBench {
 
     static Result run(Settings s, PrintStream log) throws Exception {
         long started = System.nanoTime();
-        log.printf("bench-e2e: %d clients on %d jobs, a chunk of %d token(s) every %s for %s%n", s.clients(), s.jobs(),
-                s.chunkTokens(), s.interval(), s.duration());
+        log.printf("bench-e2e: %d clients on %d jobs, a chunk of %d token(s) every %s for %s after %s of warm-up%n",
+                s.clients(), s.jobs(), s.chunkTokens(), s.interval(), s.duration(), s.warmup());
         try (ConfigurableApplicationContext gateway = startGateway(s)) {
             int port = Integer.parseInt(gateway.getEnvironment().getProperty("local.server.port"));
             LoopResources loops = LoopResources.create("bench-client", 1, true);
@@ -105,7 +105,8 @@ public final class E2eBench {
             try {
                 List<String> jobIds = submit(http, s);
                 TokenTimes times = new TokenTimes(jobIds, s.tokensPerJob());
-                SseClient.Recorders recorders = new SseClient.Recorders(new Recorder(3), new Recorder(3), new Recorder(3));
+                SseClient.Recorders recorders = new SseClient.Recorders(new Recorder(3), new Recorder(3), new Recorder(3),
+                        new AtomicLong());
                 Pacer pacer = new Pacer(s.bootstrap(), jobIds, TENANT, times, s.tokensPerJob(), s.chunkTokens(), s.interval());
                 try (KafkaWatch watch = new KafkaWatch(s.bootstrap(), times)) {
                     pacer.running();
@@ -114,9 +115,13 @@ public final class E2eBench {
                     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
                     long streamStart = System.nanoTime();
                     sampler.scheduleAtFixedRate(() -> memory.add(sample(streamStart, clients)), 0, 1, TimeUnit.SECONDS);
-                    recorders.added().reset();
-                    recorders.endToEnd().reset();
-                    recorders.gaps().reset();
+                    // Measure only after the warm-up: the JIT compiles the hot paths of a fresh JVM in the first seconds.
+                    sampler.schedule(() -> {
+                        recorders.added().reset();
+                        recorders.endToEnd().reset();
+                        recorders.gaps().reset();
+                        recorders.clientFirst().set(0);
+                    }, s.warmup().toMillis(), TimeUnit.MILLISECONDS);
                     pacer.run();
                     awaitDone(clients, Duration.ofSeconds(60));
                     sampler.shutdown();
@@ -127,7 +132,7 @@ public final class E2eBench {
                     clients.forEach(SseClient::close);
                     return new Result(s, recorders.added().getIntervalHistogram(),
                             recorders.endToEnd().getIntervalHistogram(), recorders.gaps().getIntervalHistogram(), exact,
-                            failed, events, pacer.sendFailures.get(), List.copyOf(memory),
+                            failed, events, recorders.clientFirst().get(), pacer.sendFailures.get(), List.copyOf(memory),
                             (System.nanoTime() - started) / 1e9);
                 } finally {
                     pacer.close();
@@ -138,22 +143,8 @@ public final class E2eBench {
         }
     }
 
-    /**
-     * The gateway's own event loops rather than Reactor Netty's global ones, which closing it would shut
-     * down under anything else in this JVM (a test's own gateway, for one).
-     */
-    @Configuration(proxyBeanMethods = false)
-    static class OwnEventLoops {
-        @Bean
-        ReactorResourceFactory reactorResourceFactory() {
-            ReactorResourceFactory factory = new ReactorResourceFactory();
-            factory.setUseGlobalResources(false);
-            return factory;
-        }
-    }
-
     private static ConfigurableApplicationContext startGateway(Settings s) {
-        return new SpringApplicationBuilder(GatewayApplication.class, OwnEventLoops.class).run(
+        return new SpringApplicationBuilder(GatewayApplication.class).initializers(new OwnEventLoops()).run(
                 "--server.port=0",
                 "--spring.main.banner-mode=off",
                 "--spring.kafka.bootstrap-servers=" + s.bootstrap(),
@@ -228,7 +219,8 @@ public final class E2eBench {
             }
         }
         int open = (int) clients.stream().filter(c -> !c.done() && !c.failed()).count();
-        return new MemorySample((System.nanoTime() - start) / 1e9, afterGc, used, residentBytes(), open);
+        return new MemorySample((System.nanoTime() - start) / 1e9, afterGc, used, residentBytes(), open,
+                ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     }
 
     /** VmRSS of this process (Linux), or -1 elsewhere. */
@@ -252,33 +244,37 @@ public final class E2eBench {
         StringBuilder md = new StringBuilder();
         md.append("## Gateway under load: `./lethe bench-e2e`\n\n");
         md.append(String.format("%d SSE clients following %d jobs (%d per job), one chunk of %d token(s) per job every %s"
-                        + " for %s (%d tokens per job); gateway, clients and pacer in one JVM (%d CPUs, heap limit %s), "
-                        + "the broker in another.%n%n", s.clients(), s.jobs(), s.clients() / s.jobs(), s.chunkTokens(),
-                s.interval(), s.duration(), s.tokensPerJob(), Runtime.getRuntime().availableProcessors(),
-                mib(Runtime.getRuntime().maxMemory())));
+                        + " for %s of warm-up then %s measured (%d tokens per job); gateway, clients and pacer in one JVM"
+                        + " (%d CPUs, heap limit %s MiB), the broker in another.%n%n", s.clients(), s.jobs(),
+                s.clients() / s.jobs(), s.chunkTokens(), s.interval(), s.warmup(), s.duration(), s.tokensPerJob(),
+                Runtime.getRuntime().availableProcessors(), mib(Runtime.getRuntime().maxMemory())));
         md.append(String.format("Streams exact (every token once, in order, then `done`): **%d of %d**; failed: %d; "
-                        + "token events received: %d; pacer send failures: %d.%n%n", r.exactStreams(), s.clients(),
-                r.failedStreams(), r.tokenEvents(), r.sendFailures()));
+                        + "token events received: %d (%d of them before the plain consumer read the token, counted as 0 "
+                        + "added); pacer send failures: %d.%n%n", r.exactStreams(), s.clients(),
+                r.failedStreams(), r.tokenEvents(), r.clientFirst(), r.sendFailures()));
         md.append("| latency (ms) | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|\n");
         row(md, "**added by the gateway** (Kafka consumer read → client receipt)", r.added());
         row(md, "end to end (pacer write → client receipt)", r.endToEnd());
         row(md, "gap between a client's tokens (paced every " + s.interval().toMillis() + " ms)", r.gaps());
         md.append("\nMemory of the JVM over the run (old generation plus young after each collection; resident set):\n\n");
-        md.append("| s | heap after GC (MiB) | heap used (MiB) | RSS (MiB) | open streams |\n|---|---|---|---|---|\n");
+        md.append("| s | heap after GC (MiB) | heap used (MiB) | RSS (MiB) | open streams | machine load average |\n"
+                + "|---|---|---|---|---|---|\n");
         List<MemorySample> memory = r.memory();
         int step = Math.max(1, memory.size() / 12);
         for (int i = 0; i < memory.size(); i += step) {
             MemorySample m = memory.get(i);
-            md.append(String.format("| %.0f | %s | %s | %s | %d |%n", m.atSeconds(), mib(m.heapAfterGc()), mib(m.heapUsed()),
-                    mib(m.rss()), m.openStreams()));
+            memoryRow(md, m);
         }
         if (!memory.isEmpty() && (memory.size() - 1) % step != 0) {
-            MemorySample m = memory.getLast();
-            md.append(String.format("| %.0f | %s | %s | %s | %d |%n", m.atSeconds(), mib(m.heapAfterGc()), mib(m.heapUsed()),
-                    mib(m.rss()), m.openStreams()));
+            memoryRow(md, memory.getLast());
         }
         md.append(String.format("%nWhole run %.0f s.%n", r.seconds()));
         return md.toString();
+    }
+
+    private static void memoryRow(StringBuilder md, MemorySample m) {
+        md.append(String.format("| %.0f | %s | %s | %s | %d | %.1f |%n", m.atSeconds(), mib(m.heapAfterGc()),
+                mib(m.heapUsed()), mib(m.rss()), m.openStreams(), m.loadAverage()));
     }
 
     private static void row(StringBuilder md, String name, Histogram h) {
@@ -301,6 +297,7 @@ public final class E2eBench {
         String bootstrap = null;
         int clients = 1000;
         int jobs = 100;
+        Duration warmup = Duration.ofSeconds(10);
         Duration duration = Duration.ofSeconds(60);
         Duration interval = Duration.ofMillis(100);
         int chunkTokens = 1;
@@ -318,6 +315,7 @@ public final class E2eBench {
                 case "--bootstrap" -> bootstrap = value;
                 case "--clients" -> clients = positive(option, value);
                 case "--jobs" -> jobs = positive(option, value);
+                case "--warmup" -> warmup = duration(option, value);
                 case "--duration" -> duration = duration(option, value);
                 case "--interval" -> interval = duration(option, value);
                 case "--chunk-tokens" -> chunkTokens = positive(option, value);
@@ -334,7 +332,7 @@ public final class E2eBench {
         if (duration.compareTo(interval) < 0) {
             throw new IllegalArgumentException("--duration (" + duration + ") must be at least --interval (" + interval + ")");
         }
-        return new Settings(bootstrap, clients, jobs, duration, interval, chunkTokens, out);
+        return new Settings(bootstrap, clients, jobs, warmup, duration, interval, chunkTokens, out);
     }
 
     private static int positive(String option, String value) {

@@ -3,6 +3,7 @@ package dev.lethe.gateway.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lethe.gateway.GatewayApplication;
+import dev.lethe.gateway.bench.OwnEventLoops;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,12 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
-import org.springframework.http.client.ReactorResourceFactory;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.reactive.function.client.WebClientResponseException;
@@ -178,22 +176,9 @@ class FaultToleranceTest {
                 .reduce((a, b) -> b).orElse(-1L);
     }
 
-    /**
-     * Reactor Netty's event loops are global by default, and the first gateway to close would shut them
-     * down under the others in this JVM; in production each gateway has a JVM of its own.
-     */
-    @Configuration(proxyBeanMethods = false)
-    static class OwnEventLoops {
-        @Bean
-        ReactorResourceFactory reactorResourceFactory() {
-            ReactorResourceFactory factory = new ReactorResourceFactory();
-            factory.setUseGlobalResources(false);
-            return factory;
-        }
-    }
-
     private ConfigurableApplicationContext gateway(String instance) {
-        return new SpringApplicationBuilder(GatewayApplication.class, OwnEventLoops.class).run(
+        // Own event loops: closing the first gateway must not stop the second's (see OwnEventLoops).
+        return new SpringApplicationBuilder(GatewayApplication.class).initializers(new OwnEventLoops()).run(
                 "--server.port=0",
                 "--spring.kafka.bootstrap-servers=" + broker.bootstrapServers(),
                 "--lethe.gateway.instance-id=" + instance,

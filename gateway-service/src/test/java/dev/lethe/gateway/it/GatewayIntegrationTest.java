@@ -395,6 +395,7 @@ class GatewayIntegrationTest {
 
     @Test
     void anOpenAiStreamSendsHeartbeatsWhileWaitingAndCancelsItsJobWhenTheClientLeaves() {
+        List<ServerSentEvent<String>> received = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<ServerSentEvent<String>> seen = web.post().uri("/v1/chat/completions")
                 .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .contentType(MediaType.APPLICATION_JSON)
@@ -402,7 +403,11 @@ class GatewayIntegrationTest {
                         + "\"}], \"stream\": true}")
                 .exchange().expectStatus().isOk()
                 .returnResult(SSE).getResponseBody()
-                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment())) // then hang up
+                .doOnNext(received::add)
+                // Once the held tokens are in and a heartbeat follows, hang up. (On a busy machine the first
+                // heartbeat can come before the tokens.)
+                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment())
+                        && tokenTextOfChat(received).equals(FakeWorker.expectedText(FakeWorker.HELD_TOKENS)))
                 .collectList().block(WAIT);
         assertThat(seen.getLast().comment()).isEqualTo(Heartbeats.COMMENT);
         String id = json.readTree(seen.getFirst().data()).get("id").stringValue();
