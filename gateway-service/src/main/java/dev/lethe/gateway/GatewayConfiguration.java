@@ -6,12 +6,16 @@ import dev.lethe.gateway.jobs.JobPublisher;
 import dev.lethe.gateway.jobs.JobService;
 import dev.lethe.gateway.jobs.TokenArchive;
 import dev.lethe.gateway.security.ApiKeys;
+import dev.lethe.gateway.security.StreamLimits;
 import dev.lethe.gateway.security.TenantRateLimiters;
 import java.time.Clock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.http.codec.CodecCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 
 /** The plain Java services behind the controllers. */
 @Configuration(proxyBeanMethods = false)
@@ -46,5 +50,22 @@ public class GatewayConfiguration {
     @Bean
     TenantRateLimiters tenantRateLimiters(GatewayProperties properties) {
         return new TenantRateLimiters(properties.rateLimit(), properties.tenants());
+    }
+
+    @Bean
+    StreamLimits streamLimits(GatewayProperties properties) {
+        return new StreamLimits(properties.streams(), properties.tenants());
+    }
+
+    /**
+     * The codecs buffer at most {@code lethe.gateway.limits.max-body-size} of a body: the bound for a
+     * body sent without a length, which {@link dev.lethe.gateway.security.BodySizeFilter} cannot check
+     * up front. Ordered last, so that it overrides {@code spring.codec.max-in-memory-size}.
+     */
+    @Bean
+    @Order(Ordered.LOWEST_PRECEDENCE)
+    CodecCustomizer bodySizeCodecLimit(GatewayProperties properties) {
+        int maxBytes = (int) Math.min(Integer.MAX_VALUE, properties.limits().maxBodySize().toBytes());
+        return configurer -> configurer.defaultCodecs().maxInMemorySize(maxBytes);
     }
 }

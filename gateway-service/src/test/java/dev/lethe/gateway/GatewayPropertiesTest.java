@@ -11,7 +11,7 @@ class GatewayPropertiesTest {
     @Test
     void defaultsServeTheDevTenantAndOneModel() {
         GatewayProperties defaults = GatewayProperties.defaults();
-        assertThat(defaults.tenants()).containsExactly(new GatewayProperties.Tenant("dev", List.of("lethe-dev-key"), null));
+        assertThat(defaults.tenants()).containsExactly(GatewayProperties.Tenant.withKeys("dev", "lethe-dev-key"));
         assertThat(defaults.defaultModel()).isEqualTo("lethe-trace");
         assertThat(defaults.instanceId()).isNotBlank().isNotEqualTo(GatewayProperties.defaults().instanceId());
         assertThat(defaults.streams().heartbeat()).hasSeconds(10);
@@ -19,7 +19,7 @@ class GatewayPropertiesTest {
 
     @Test
     void aTenantNameMustFitTheEventSchema() {
-        assertThatThrownBy(() -> new GatewayProperties.Tenant("acme corp", List.of("k"), null))
+        assertThatThrownBy(() -> GatewayProperties.Tenant.withKeys("acme corp", "k"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("\"acme corp\"");
         assertThatThrownBy(() -> new GatewayProperties.RateLimit(0, java.time.Duration.ofSeconds(1)))

@@ -20,6 +20,7 @@ public final class LetheCli {
               bench-cache    KV policy time per decode step; checkpoint speed against the disk
               bench-checkpoint  checkpoint size, store MB/s, resume against recompute latency (1K, 4K, 16K tokens)
               up          a local Kafka broker, the worker and the gateway, until Ctrl-C (lethe up --help)
+              bench-e2e   the gateway's added token latency under 1,000 SSE clients (lethe bench-e2e --help)
               help        this text
             """;
 
@@ -53,6 +54,7 @@ public final class LetheCli {
                     yield 0;
                 }
                 case "up" -> dev.lethe.worker.dev.LocalBroker.up(args, out, err);
+                case "bench-e2e" -> dev.lethe.worker.dev.BenchE2eCommand.run(args, out, err);
                 default -> throw new UsageException("unknown command '" + args[0] + "'\n" + USAGE);
             };
         } catch (java.io.IOException e) {
@@ -83,6 +85,7 @@ public final class LetheCli {
             case "bench-cache" -> BenchCacheCommand.USAGE;
             case "bench-checkpoint" -> BenchCheckpointCommand.USAGE;
             case "up" -> dev.lethe.worker.dev.LocalBroker.USAGE;
+            case "bench-e2e" -> dev.lethe.worker.dev.BenchE2eCommand.USAGE;
             default -> USAGE;
         };
     }

@@ -59,6 +59,16 @@ public final class ApiProblem extends RuntimeException {
         return unavailable(what + ": " + message);
     }
 
+    public static ApiProblem tooManyStreams(String tenant, int limit) {
+        return new ApiProblem(HttpStatus.TOO_MANY_REQUESTS, "too-many-streams", "Too many streams",
+                "tenant " + tenant + " already has " + limit + " streams open, its limit; close one first", List.of());
+    }
+
+    public static ApiProblem bodyTooLarge(long limitBytes) {
+        return new ApiProblem(HttpStatus.CONTENT_TOO_LARGE, "body-too-large", "Request body too large",
+                "the request body is larger than the limit of " + limitBytes + " bytes", List.of());
+    }
+
     public static ApiProblem jobFailed(String detail) {
         return new ApiProblem(HttpStatus.BAD_GATEWAY, "job-failed", "Job failed", detail, List.of());
     }

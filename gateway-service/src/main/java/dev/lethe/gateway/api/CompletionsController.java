@@ -6,6 +6,7 @@ import dev.lethe.gateway.jobs.JobService;
 import dev.lethe.gateway.jobs.JobTrack;
 import dev.lethe.gateway.jobs.StreamEvent;
 import dev.lethe.gateway.security.ApiKeyFilter;
+import dev.lethe.gateway.security.StreamLimits;
 import dev.lethe.schemas.JobRequest;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
@@ -17,6 +18,7 @@ import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestAttribute;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
@@ -35,29 +37,39 @@ public class CompletionsController {
     private final JobService jobs;
     private final RequestParser parser;
     private final GatewayProperties properties;
+    private final StreamLimits streamLimits;
+    private final StreamShutdown shutdown;
     private final JsonMapper json;
 
-    public CompletionsController(JobService jobs, RequestParser parser, GatewayProperties properties, JsonMapper json) {
+    public CompletionsController(JobService jobs, RequestParser parser, GatewayProperties properties,
+                                 StreamLimits streamLimits, StreamShutdown shutdown, JsonMapper json) {
+        this.shutdown = shutdown;
         this.jobs = jobs;
         this.parser = parser;
         this.properties = properties;
+        this.streamLimits = streamLimits;
         this.json = json;
     }
 
     @PostMapping("/v1/chat/completions")
-    public Mono<ResponseEntity<?>> chat(@RequestAttribute(ApiKeyFilter.TENANT) String tenant,
+    public Mono<ResponseEntity<?>> chat(ServerWebExchange exchange, @RequestAttribute(ApiKeyFilter.TENANT) String tenant,
                                         @RequestBody(required = false) String body) {
-        return run(RequestParser.Kind.CHAT, tenant, body);
+        return run(RequestParser.Kind.CHAT, exchange, tenant, body);
     }
 
     @PostMapping("/v1/completions")
-    public Mono<ResponseEntity<?>> completion(@RequestAttribute(ApiKeyFilter.TENANT) String tenant,
+    public Mono<ResponseEntity<?>> completion(ServerWebExchange exchange,
+                                              @RequestAttribute(ApiKeyFilter.TENANT) String tenant,
                                               @RequestBody(required = false) String body) {
-        return run(RequestParser.Kind.COMPLETION, tenant, body);
+        return run(RequestParser.Kind.COMPLETION, exchange, tenant, body);
     }
 
-    private Mono<ResponseEntity<?>> run(RequestParser.Kind kind, String tenant, String body) {
+    private Mono<ResponseEntity<?>> run(RequestParser.Kind kind, ServerWebExchange exchange, String tenant, String body) {
         GenerationRequest request = parser.parse(kind, body);
+        if (request.stream()) {
+            // Before the job is submitted: a refused stream must not leave a job running for nobody.
+            streamLimits.acquire(exchange, tenant);
+        }
         String jobId = JobService.newJobId();
         JobRequest event = request.toJobRequest(jobId, tenant, jobs.clock().instant());
         Response response = new Response(kind, (kind == RequestParser.Kind.CHAT ? "chatcmpl-" : "cmpl-") + jobId,
@@ -105,8 +117,8 @@ public class CompletionsController {
                 .startWith(json.writeValueAsString(response.firstChunk()))
                 .concatWithValues(DONE)
                 .doOnCancel(() -> cancelUnlessEnded(track, ended, "client disconnected"));
-        return Heartbeats.whileIdle(data.map(line -> ServerSentEvent.builder(line).build()),
-                properties.streams().heartbeat());
+        return shutdown.endOnShutdown(Heartbeats.whileIdle(data.map(line -> ServerSentEvent.builder(line).build()),
+                properties.streams().heartbeat()));
     }
 
     private void cancelUnlessEnded(JobTrack track, AtomicBoolean ended, String reason) {

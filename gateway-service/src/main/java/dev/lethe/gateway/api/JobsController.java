@@ -7,6 +7,7 @@ import dev.lethe.gateway.jobs.JobSnapshot;
 import dev.lethe.gateway.jobs.JobTrack;
 import dev.lethe.gateway.jobs.StreamEvent;
 import dev.lethe.gateway.security.ApiKeyFilter;
+import dev.lethe.gateway.security.StreamLimits;
 import dev.lethe.schemas.JobRequest;
 import java.net.URI;
 import java.util.List;
@@ -22,13 +23,15 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Long-running jobs: submit, look up, follow (a resumable SSE stream) and cancel. A job is visible
- * only to the tenant that submitted it; to anyone else it does not exist (404).
+ * only to the tenant that submitted it; to anyone else it does not exist (404). Following a job takes
+ * one of the tenant's stream permits ({@link StreamLimits}).
  */
 @RestController
 public class JobsController {
@@ -36,12 +39,17 @@ public class JobsController {
     private final JobService jobs;
     private final RequestParser parser;
     private final GatewayProperties properties;
+    private final StreamLimits streamLimits;
+    private final StreamShutdown shutdown;
     private final JsonMapper json;
 
-    public JobsController(JobService jobs, RequestParser parser, GatewayProperties properties, JsonMapper json) {
+    public JobsController(JobService jobs, RequestParser parser, GatewayProperties properties,
+                          StreamLimits streamLimits, StreamShutdown shutdown, JsonMapper json) {
+        this.shutdown = shutdown;
         this.jobs = jobs;
         this.parser = parser;
         this.properties = properties;
+        this.streamLimits = streamLimits;
         this.json = json;
     }
 
@@ -78,7 +86,8 @@ public class JobsController {
      * named by {@code Last-Event-ID} or, failing that, {@code starting_after}.
      */
     @GetMapping(path = "/v1/jobs/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    public Flux<ServerSentEvent<String>> events(@RequestAttribute(ApiKeyFilter.TENANT) String tenant,
+    public Flux<ServerSentEvent<String>> events(ServerWebExchange exchange,
+                                                @RequestAttribute(ApiKeyFilter.TENANT) String tenant,
                                                 @PathVariable String id,
                                                 @RequestParam(name = "starting_after", required = false) String startingAfter,
                                                 @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId) {
@@ -86,8 +95,9 @@ public class JobsController {
                 ? seq("Last-Event-ID", lastEventId)
                 : startingAfter != null ? seq("starting_after", startingAfter) : -1;
         JobTrack track = find(id, tenant);
+        streamLimits.acquire(exchange, tenant);
         Flux<ServerSentEvent<String>> events = jobs.events(track, after).map(this::sse);
-        return Heartbeats.whileIdle(events, properties.streams().heartbeat());
+        return shutdown.endOnShutdown(Heartbeats.whileIdle(events, properties.streams().heartbeat()));
     }
 
     @PostMapping("/v1/jobs/{id}/cancel")

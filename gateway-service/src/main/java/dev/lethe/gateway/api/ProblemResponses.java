@@ -3,8 +3,12 @@ package dev.lethe.gateway.api;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * RFC 9457 problem details as the gateway writes them: {@code type}, {@code title}, {@code status},
@@ -21,6 +25,14 @@ public final class ProblemResponses {
 
     public static Map<String, Object> body(ApiProblem problem) {
         return body(problem.status(), problem.type(), problem.title(), problem.detail(), problem.errors());
+    }
+
+    /** Writes {@code problem} as the whole response: for web filters, which answer before any controller. */
+    public static Mono<Void> write(ServerHttpResponse response, ApiProblem problem, JsonMapper json) {
+        response.setStatusCode(problem.status());
+        response.getHeaders().setContentType(PROBLEM_JSON);
+        DataBuffer buffer = response.bufferFactory().wrap(json.writeValueAsBytes(body(problem)));
+        return response.writeWith(Mono.just(buffer));
     }
 
     public static Map<String, Object> body(HttpStatusCode status, String type, String title, String detail,

@@ -6,11 +6,15 @@ import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /** Submitting, following and cancelling jobs: what every endpoint needs, without HTTP. */
 public final class JobService {
+
+    private static final Logger LOG = LoggerFactory.getLogger(JobService.class);
 
     private final JobHub hub;
     private final JobPublisher publisher;
@@ -41,7 +45,19 @@ public final class JobService {
     public Mono<JobTrack> submit(JobRequest request, String model) {
         JobTrack track = hub.submitted(request.jobId(), request.tenant(), model, request.createdAt());
         return publisher.publish(request)
-                .doOnError(error -> hub.forget(request.jobId()))
+                .doOnSuccess(sent -> {
+                    try (var _ = JobMdc.of(request.jobId())) {
+                        LOG.info("job {} queued for tenant {}: model {}, up to {} tokens", request.jobId(),
+                                request.tenant(), model, request.sampling().maxTokens());
+                    }
+                })
+                .doOnError(error -> {
+                    hub.forget(request.jobId());
+                    try (var _ = JobMdc.of(request.jobId())) {
+                        LOG.warn("job {} of tenant {} could not be queued: {}", request.jobId(), request.tenant(),
+                                error.toString());
+                    }
+                })
                 .thenReturn(track);
     }
 
@@ -50,7 +66,12 @@ public final class JobService {
     }
 
     public Mono<Void> cancel(JobTrack track, String reason) {
-        return publisher.publish(new Control(track.jobId(), Control.Command.CANCEL, reason, clock.instant()));
+        return publisher.publish(new Control(track.jobId(), Control.Command.CANCEL, reason, clock.instant()))
+                .doOnSuccess(sent -> {
+                    try (var _ = JobMdc.of(track.jobId())) {
+                        LOG.info("job {} cancel sent: {}", track.jobId(), reason);
+                    }
+                });
     }
 
     /** Administrators: the job, whichever tenant it belongs to. */

@@ -145,7 +145,9 @@ final class JobSubscription {
             reading = false;
             drain();
         }, error -> {
-            LOG.warn("reading tokens of job {} back from Kafka failed", track.jobId(), error);
+            try (var _ = JobMdc.of(track.jobId())) {
+                LOG.warn("reading tokens of job {} back from Kafka failed", track.jobId(), error);
+            }
             reading = false;
             drain();
         });

@@ -1,6 +1,7 @@
 package dev.lethe.gateway.kafka;
 
 import dev.lethe.gateway.jobs.JobHub;
+import dev.lethe.gateway.jobs.JobMdc;
 import dev.lethe.schemas.DecodeResult;
 import dev.lethe.schemas.JobStatus;
 import dev.lethe.schemas.TokenChunk;
@@ -45,7 +46,9 @@ public final class JobEventListeners {
     }
 
     private static void skip(ConsumerRecord<String, ?> record, DecodeResult.Invalid<?> invalid) {
-        LOG.warn("skipping an invalid record of {}-{} at offset {} (key {}): {}", record.topic(), record.partition(),
-                record.offset(), record.key(), invalid.reason());
+        try (var _ = JobMdc.of(String.valueOf(record.key()))) {
+            LOG.warn("skipping an invalid record of {}-{} at offset {} (key {}): {}", record.topic(),
+                    record.partition(), record.offset(), record.key(), invalid.reason());
+        }
     }
 }

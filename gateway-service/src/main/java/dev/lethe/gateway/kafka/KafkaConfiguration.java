@@ -66,11 +66,18 @@ public class KafkaConfiguration {
         return new KafkaJobPublisher(template);
     }
 
+    /** Short-lived consumers without a group that read a job's tokens back (see {@link KafkaTokenArchive}). */
     @Bean
-    TokenArchive tokenArchive(KafkaProperties kafka, EventCodec codec, GatewayProperties gateway) {
+    ConsumerFactory<String, DecodeResult<TokenChunk>> replayConsumerFactory(KafkaProperties kafka, EventCodec codec) {
         Map<String, Object> config = consumerConfig(kafka);
         config.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        return new KafkaTokenArchive(consumers(config, codec, TokenChunk.class), gateway.streams().replayTimeout());
+        return consumers(config, codec, TokenChunk.class);
+    }
+
+    @Bean
+    TokenArchive tokenArchive(ConsumerFactory<String, DecodeResult<TokenChunk>> replayConsumerFactory,
+                              GatewayProperties gateway) {
+        return new KafkaTokenArchive(replayConsumerFactory, gateway.streams().replayTimeout());
     }
 
     @Bean
@@ -78,22 +85,36 @@ public class KafkaConfiguration {
         return new JobEventListeners(hub);
     }
 
+    /** {@code lethe.tokens} from the end. */
     @Bean
-    KafkaMessageListenerContainer<String, DecodeResult<TokenChunk>> tokenListenerContainer(
-            KafkaProperties kafka, EventCodec codec, GatewayProperties gateway, JobEventListeners listeners) {
+    ConsumerFactory<String, DecodeResult<TokenChunk>> tokenConsumerFactory(KafkaProperties kafka, EventCodec codec) {
         Map<String, Object> config = consumerConfig(kafka);
         config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        return container(consumers(config, codec, TokenChunk.class), Topics.TOKENS,
-                "lethe-gateway-" + gateway.instanceId() + "-tokens", listeners::onToken);
+        return consumers(config, codec, TokenChunk.class);
+    }
+
+    /** {@code lethe.jobs} from the beginning. */
+    @Bean
+    ConsumerFactory<String, DecodeResult<JobStatus>> statusConsumerFactory(KafkaProperties kafka, EventCodec codec) {
+        Map<String, Object> config = consumerConfig(kafka);
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        return consumers(config, codec, JobStatus.class);
+    }
+
+    @Bean
+    KafkaMessageListenerContainer<String, DecodeResult<TokenChunk>> tokenListenerContainer(
+            ConsumerFactory<String, DecodeResult<TokenChunk>> tokenConsumerFactory, KafkaProperties kafka,
+            GatewayProperties gateway, JobEventListeners listeners) {
+        return container(tokenConsumerFactory, Topics.TOKENS, "lethe-gateway-" + gateway.instanceId() + "-tokens",
+                listeners::onToken, kafka);
     }
 
     @Bean
     KafkaMessageListenerContainer<String, DecodeResult<JobStatus>> statusListenerContainer(
-            KafkaProperties kafka, EventCodec codec, GatewayProperties gateway, JobEventListeners listeners) {
-        Map<String, Object> config = consumerConfig(kafka);
-        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        return container(consumers(config, codec, JobStatus.class), Topics.JOBS,
-                "lethe-gateway-" + gateway.instanceId() + "-jobs", listeners::onStatus);
+            ConsumerFactory<String, DecodeResult<JobStatus>> statusConsumerFactory, KafkaProperties kafka,
+            GatewayProperties gateway, JobEventListeners listeners) {
+        return container(statusConsumerFactory, Topics.JOBS, "lethe-gateway-" + gateway.instanceId() + "-jobs",
+                listeners::onStatus, kafka);
     }
 
     @Bean
@@ -120,13 +141,16 @@ public class KafkaConfiguration {
         return new DefaultKafkaConsumerFactory<>(config, new StringDeserializer(), new EventDeserializer<>(codec, type));
     }
 
-    private static <V> KafkaMessageListenerContainer<String, V> container(
-            ConsumerFactory<String, V> consumers, String topic, String groupId, MessageListener<String, V> listener) {
+    private static <V> KafkaMessageListenerContainer<String, V> container(ConsumerFactory<String, V> consumers,
+            String topic, String groupId, MessageListener<String, V> listener, KafkaProperties kafka) {
         ContainerProperties properties = new ContainerProperties(topic);
         properties.setGroupId(groupId);
         properties.setMessageListener(listener);
         // Never acknowledged, so never committed: see the class comment.
         properties.setAckMode(ContainerProperties.AckMode.MANUAL);
-        return new KafkaMessageListenerContainer<>(consumers, properties);
+        KafkaMessageListenerContainer<String, V> container = new KafkaMessageListenerContainer<>(consumers, properties);
+        // spring.kafka.listener.auto-startup=false: a gateway that does not read Kafka (tests of the HTTP layer).
+        container.setAutoStartup(kafka.getListener().isAutoStartup());
+        return container;
     }
 }

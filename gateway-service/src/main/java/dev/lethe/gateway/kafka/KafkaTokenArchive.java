@@ -1,5 +1,6 @@
 package dev.lethe.gateway.kafka;
 
+import dev.lethe.gateway.jobs.JobMdc;
 import dev.lethe.gateway.jobs.TokenArchive;
 import dev.lethe.schemas.DecodeResult;
 import dev.lethe.schemas.TokenChunk;
@@ -72,8 +73,10 @@ public final class KafkaTokenArchive implements TokenArchive {
             long covered = afterSeq;
             while (consumer.position(partition, timeout) < end && covered < untilSeq) {
                 if (System.nanoTime() > deadline) {
-                    LOG.warn("reading job {} back from {} timed out at offset {} of {}", jobId, partition,
-                            consumer.position(partition), end);
+                    try (var _ = JobMdc.of(jobId)) {
+                        LOG.warn("reading job {} back from {} timed out at offset {} of {}", jobId, partition,
+                                consumer.position(partition), end);
+                    }
                     break;
                 }
                 for (ConsumerRecord<String, DecodeResult<TokenChunk>> record : consumer.poll(POLL)) {

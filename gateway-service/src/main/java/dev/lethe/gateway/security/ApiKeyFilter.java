@@ -1,13 +1,12 @@
 package dev.lethe.gateway.security;
 
+import dev.lethe.gateway.api.ApiProblem;
 import dev.lethe.gateway.api.ProblemResponses;
 import io.github.resilience4j.ratelimiter.RequestNotPermitted;
 import io.github.resilience4j.reactor.ratelimiter.operator.RateLimiterOperator;
 import java.util.List;
-import java.util.Map;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
-import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.server.reactive.ServerHttpResponse;
@@ -21,7 +20,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Guards {@code /v1/**}: the bearer API key names the tenant (401 without a known key), and the
  * tenant's rate limiter admits the request (429 over the limit). The tenant is left in the exchange
- * attribute {@link #TENANT} for the controllers.
+ * attribute {@link #TENANT} for the controllers. When the exchange ends, the stream permit it took from
+ * {@link StreamLimits}, if any, is given back. Other paths ({@code /actuator/**}: probes and metrics)
+ * need no key.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
@@ -31,11 +32,13 @@ public class ApiKeyFilter implements WebFilter {
 
     private final ApiKeys apiKeys;
     private final TenantRateLimiters limiters;
+    private final StreamLimits streams;
     private final JsonMapper json;
 
-    public ApiKeyFilter(ApiKeys apiKeys, TenantRateLimiters limiters, JsonMapper json) {
+    public ApiKeyFilter(ApiKeys apiKeys, TenantRateLimiters limiters, StreamLimits streams, JsonMapper json) {
         this.apiKeys = apiKeys;
         this.limiters = limiters;
+        this.streams = streams;
         this.json = json;
     }
 
@@ -62,14 +65,12 @@ public class ApiKeyFilter implements WebFilter {
                             Long.toString(limiters.retryAfterSeconds(tenant)));
                     return write(response, HttpStatus.TOO_MANY_REQUESTS, "rate-limited", "Too many requests",
                             "tenant " + tenant + " is over its request rate limit");
-                });
+                })
+                // The exchange is over, however it ended: a stream it opened no longer counts.
+                .doFinally(signal -> streams.release(exchange));
     }
 
     private Mono<Void> write(ServerHttpResponse response, HttpStatus status, String type, String title, String detail) {
-        Map<String, Object> body = ProblemResponses.body(status, type, title, detail, List.of());
-        response.setStatusCode(status);
-        response.getHeaders().setContentType(ProblemResponses.PROBLEM_JSON);
-        DataBuffer buffer = response.bufferFactory().wrap(json.writeValueAsBytes(body));
-        return response.writeWith(Mono.just(buffer));
+        return ProblemResponses.write(response, new ApiProblem(status, type, title, detail, List.of()), json);
     }
 }

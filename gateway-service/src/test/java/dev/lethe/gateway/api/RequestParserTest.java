@@ -127,7 +127,8 @@ class RequestParserTest {
     @Test
     void limitsPromptLength() {
         GatewayProperties small = new GatewayProperties(null, null, null, GatewayProperties.RateLimit.DEFAULT,
-                new GatewayProperties.Limits(10, 100, 16, java.time.Duration.ofSeconds(5)),
+                new GatewayProperties.Limits(10, 100, 16, java.time.Duration.ofSeconds(5),
+                        org.springframework.util.unit.DataSize.ofKilobytes(64)),
                 GatewayProperties.Streams.DEFAULT, GatewayProperties.Kafka.DEFAULT);
         RequestParser strict = new RequestParser(small);
         assertThat(strict.parse(RequestParser.Kind.COMPLETION, "{\"prompt\": \"0123456789\"}").prompt()).hasSize(10);

@@ -17,6 +17,7 @@ import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.models.Model;
 
 import dev.lethe.gateway.api.Heartbeats;
+import dev.lethe.gateway.ops.KafkaHealth;
 import dev.lethe.schemas.Control;
 import dev.lethe.schemas.DecodeResult;
 import dev.lethe.schemas.JobRequest;
@@ -25,6 +26,7 @@ import dev.lethe.schemas.TokenChunk;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,10 +35,14 @@ import org.junit.jupiter.api.TestInstance;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.ApplicationContext;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.kafka.core.ConsumerFactory;
+import org.springframework.kafka.core.KafkaAdmin;
+import org.springframework.kafka.core.ProducerFactory;
 import org.springframework.kafka.listener.KafkaMessageListenerContainer;
 import org.springframework.kafka.test.EmbeddedKafkaBroker;
 import org.springframework.kafka.test.context.EmbeddedKafka;
@@ -63,8 +69,16 @@ import tools.jackson.databind.json.JsonMapper;
         "lethe.gateway.tenants[2].api-keys[0]=key-tiny",
         "lethe.gateway.tenants[2].rate-limit.limit-for-period=2",
         "lethe.gateway.tenants[2].rate-limit.refresh-period=1h",
-        "lethe.gateway.tenants[3].name=ops",
-        "lethe.gateway.tenants[3].api-keys[0]=key-ops",
+        // printf %s key-hashed | sha256sum: the key itself appears nowhere in the configuration.
+        "lethe.gateway.tenants[3].name=hashed",
+        "lethe.gateway.tenants[3].api-key-sha256[0]=be35011b541f98c9f5bd192c4994bc8bc45d55f6295d27032976826b64703d3e",
+        "lethe.gateway.tenants[3].max-streams=1",
+        "lethe.gateway.limits.max-body-size=64KB",
+        // Kafka client settings every client must get (the defaults' values, so that the broker still speaks to them).
+        "spring.kafka.properties.security.protocol=PLAINTEXT",
+        "spring.kafka.properties.client.dns.lookup=use_all_dns_ips",
+        "lethe.gateway.tenants[4].name=ops",
+        "lethe.gateway.tenants[4].api-keys[0]=key-ops",
         "lethe.gateway.admin.tenants[0]=ops",
         "logging.level.org.apache.kafka=WARN",
         "logging.level.kafka=WARN",
@@ -410,7 +424,7 @@ class GatewayIntegrationTest {
 
     @Test
     void anOpenAiStreamSendsHeartbeatsWhileWaitingAndCancelsItsJobWhenTheClientLeaves() {
-        List<ServerSentEvent<String>> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<ServerSentEvent<String>> received = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<ServerSentEvent<String>> seen = web.post().uri("/v1/chat/completions")
                 .header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .contentType(MediaType.APPLICATION_JSON)
@@ -418,10 +432,11 @@ class GatewayIntegrationTest {
                         + "\"}], \"stream\": true}")
                 .exchange().expectStatus().isOk()
                 .returnResult(SSE).getResponseBody()
-                // Hang up at the first heartbeat after the held tokens arrived (on a loaded machine a heartbeat
-                // may come before them, too).
-                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment()) && tokenTextOfChat(heard).equals(FakeWorker.expectedText(FakeWorker.HELD_TOKENS)))
-                .doOnNext(heard::add)
+                .doOnNext(received::add)
+                // Once the held tokens are in and a heartbeat follows, hang up. (On a busy machine the first
+                // heartbeat can come before the tokens.)
+                .takeUntil(event -> Heartbeats.COMMENT.equals(event.comment())
+                        && tokenTextOfChat(received).equals(FakeWorker.expectedText(FakeWorker.HELD_TOKENS)))
                 .collectList().block(WAIT);
         assertThat(seen.getLast().comment()).isEqualTo(Heartbeats.COMMENT);
         String id = json.readTree(seen.getFirst().data()).get("id").stringValue();
@@ -470,6 +485,128 @@ class GatewayIntegrationTest {
         // Other tenants are not affected.
         web.get().uri("/v1/models").header(HttpHeaders.AUTHORIZATION, "Bearer key-globex").exchange()
                 .expectStatus().isOk();
+    }
+
+    // ---- operations: keys, probes, metrics, limits, Kafka client settings ----
+
+    @Test
+    void aKeyConfiguredOnlyAsItsDigestActsAsItsTenant() {
+        String id = submit("key-hashed", "{\"prompt\": \"hashed\", \"max_tokens\": 3}").get("id").stringValue();
+        assertThat(requestFor(id).tenant()).isEqualTo("hashed");
+        awaitState(id, "key-hashed", "COMPLETED");
+        problem(web.get().uri("/v1/models").header(HttpHeaders.AUTHORIZATION,
+                "Bearer be35011b541f98c9f5bd192c4994bc8bc45d55f6295d27032976826b64703d3e").exchange(), 401);
+    }
+
+    @Test
+    void everyApiEndpointNeedsAKey() {
+        String id = submit("key-acme", "{\"prompt\": \"guarded\", \"max_tokens\": 2}").get("id").stringValue();
+        List<WebTestClient.RequestHeadersSpec<?>> calls = List.of(
+                web.get().uri("/v1/models"),
+                web.get().uri("/v1/jobs/" + id),
+                web.get().uri("/v1/jobs/" + id + "/events"),
+                web.post().uri("/v1/jobs/" + id + "/cancel"),
+                web.post().uri("/v1/jobs").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"prompt\": \"x\"}"),
+                web.post().uri("/v1/completions").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"prompt\": \"x\"}"),
+                web.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON)
+                        .bodyValue("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}"));
+        for (var call : calls) {
+            problem(call.exchange(), 401);
+        }
+        assertThat(worker.controls).noneMatch(c -> c.jobId().equals(id));
+    }
+
+    @Test
+    void probesAndMetricsNeedNoKeyAndReadinessReflectsKafka() {
+        JsonNode liveness = json.readTree(web.get().uri("/actuator/health/liveness").exchange()
+                .expectStatus().isOk().expectBody(String.class).returnResult().getResponseBody());
+        assertThat(liveness.get("status").stringValue()).isEqualTo("UP");
+        JsonNode readiness = json.readTree(web.get().uri("/actuator/health/readiness").exchange()
+                .expectStatus().isOk().expectBody(String.class).returnResult().getResponseBody());
+        assertThat(readiness.get("status").stringValue()).isEqualTo("UP");
+        assertThat(readiness.at("/components/kafka/status").stringValue()).isEqualTo("UP");
+        assertThat(readiness.at("/components/kafka/details/brokers").intValue()).isEqualTo(1);
+
+        web.get().uri("/v1/models").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme").exchange().expectStatus().isOk();
+        String metrics = web.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(String.class).returnResult().getResponseBody();
+        assertThat(metrics).contains("lethe_gateway_jobs_tracked", "lethe_gateway_streams_limit{tenant=\"hashed\"} 1.0",
+                "lethe_gateway_streams_open{tenant=\"acme\"}", "http_server_requests_seconds_count{", "jvm_memory_used_bytes");
+    }
+
+    @Test
+    void aTenantMayHoldOnlyItsLimitOfStreams() {
+        String id = submit("key-hashed", "{\"prompt\": \"" + FakeWorker.HOLD + "\", \"max_tokens\": 9}")
+                .get("id").stringValue();
+        awaitState(id, "key-hashed", "RUNNING");
+        var first = web.get().uri("/v1/jobs/" + id + "/events").header(HttpHeaders.AUTHORIZATION, "Bearer key-hashed")
+                .accept(MediaType.TEXT_EVENT_STREAM).exchange().expectStatus().isOk()
+                .returnResult(SSE).getResponseBody().subscribe();
+        try {
+            JsonNode refused = problem(web.get().uri("/v1/jobs/" + id + "/events")
+                    .header(HttpHeaders.AUTHORIZATION, "Bearer key-hashed").exchange(), 429);
+            assertThat(refused.get("type").stringValue()).isEqualTo("urn:lethe:problem:too-many-streams");
+            int requestsBefore = worker.requests.size();
+            problem(post("/v1/completions", "key-hashed", "{\"prompt\": \"x\", \"stream\": true}"), 429);
+            // Not streamed, so not limited.
+            post("/v1/completions", "key-hashed", "{\"prompt\": \"x\", \"max_tokens\": 1}").expectStatus().isOk();
+            assertThat(worker.requests).as("only the non-streamed completion was submitted").hasSize(requestsBefore + 1);
+            // Other tenants are not affected.
+            web.get().uri("/v1/jobs/job-x/events").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme").exchange()
+                    .expectStatus().isNotFound();
+        } finally {
+            first.dispose();
+        }
+        // The permit comes back once the gateway sees the client gone.
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        int status;
+        do {
+            sleep(50);
+            var again = web.get().uri("/v1/jobs/" + id + "/events").header(HttpHeaders.AUTHORIZATION, "Bearer key-hashed")
+                    .accept(MediaType.TEXT_EVENT_STREAM).exchange();
+            status = again.returnResult(SSE).getStatus().value();
+            if (status == 200) {
+                again.returnResult(SSE).getResponseBody().subscribe().dispose();
+            }
+        } while (status != 200 && System.nanoTime() < deadline);
+        assertThat(status).isEqualTo(200);
+        web.post().uri("/v1/jobs/" + id + "/cancel").header(HttpHeaders.AUTHORIZATION, "Bearer key-hashed")
+                .exchange().expectStatus().isAccepted();
+    }
+
+    @Test
+    void aBodyOverTheSizeLimitGets413WithOrWithoutALength() {
+        String big = "{\"prompt\": \"" + "x".repeat(70 * 1024) + "\"}";
+        JsonNode declared = problem(post("/v1/jobs", "key-acme", big), 413);
+        assertThat(declared.get("detail").stringValue()).contains(Long.toString(64 * 1024));
+        // Chunked: no Content-Length, so only the codec's buffer limit can stop it.
+        var buffers = reactor.core.publisher.Flux.range(0, 70)
+                .<org.springframework.core.io.buffer.DataBuffer>map(i -> org.springframework.core.io.buffer.DefaultDataBufferFactory.sharedInstance
+                        .wrap(("{\"prompt\": \"" + "y".repeat(1024)).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        JsonNode chunked = problem(web.post().uri("/v1/completions").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .contentType(MediaType.APPLICATION_JSON)
+                .body(org.springframework.web.reactive.function.BodyInserters.fromDataBuffers(buffers)).exchange(), 413);
+        assertThat(chunked.get("type").stringValue()).isEqualTo("urn:lethe:problem:body-too-large");
+        // Just under the limit is fine.
+        post("/v1/jobs", "key-acme", "{\"prompt\": \"" + "x".repeat(60 * 1024) + "\", \"max_tokens\": 1}")
+                .expectStatus().isAccepted();
+    }
+
+    @Test
+    void kafkaSecuritySettingsReachEveryKafkaClientOfTheGateway(@Autowired ApplicationContext context) {
+        List<Map<String, Object>> configs = new ArrayList<>();
+        context.getBeansOfType(ProducerFactory.class).values().forEach(f -> configs.add(f.getConfigurationProperties()));
+        Map<String, ConsumerFactory> consumers = context.getBeansOfType(ConsumerFactory.class);
+        assertThat(consumers.keySet()).as("live tokens, job states, read-back")
+                .containsExactlyInAnyOrder("tokenConsumerFactory", "statusConsumerFactory", "replayConsumerFactory");
+        consumers.values().forEach(f -> configs.add(f.getConfigurationProperties()));
+        context.getBeansOfType(KafkaAdmin.class).values().forEach(a -> configs.add(a.getConfigurationProperties()));
+        configs.add(context.getBean(KafkaHealth.class).clientConfig());
+        assertThat(configs).hasSize(6);
+        for (Map<String, Object> config : configs) {
+            assertThat(config).containsEntry("security.protocol", "PLAINTEXT")
+                    .containsEntry("client.dns.lookup", "use_all_dns_ips");
+        }
     }
 
     // ---- helpers ----

@@ -41,7 +41,7 @@ class JobHubTest {
 
     private JobHub hub(int maxChunksPerJob, Duration usageWait) {
         return new JobHub(archive, new GatewayProperties.Streams(Duration.ofSeconds(10), 100, maxChunksPerJob,
-                usageWait, Duration.ofSeconds(5)));
+                usageWait, Duration.ofSeconds(5), 100));
     }
 
     /** Writes a chunk to the "topic" and hands it to the hub, as the gateway's consumer would. */
@@ -209,7 +209,7 @@ class JobHubTest {
     @Test
     void keepsAtMostMaxJobsDroppingTheLeastRecentlyUpdated() {
         JobHub hub = new JobHub(archive, new GatewayProperties.Streams(Duration.ofSeconds(10), 3, 10,
-                Duration.ofSeconds(1), Duration.ofSeconds(1)));
+                Duration.ofSeconds(1), Duration.ofSeconds(1), 100));
         for (int i = 0; i < 4; i++) {
             hub.submitted("j" + i, "acme", "m", Chunks.T0);
         }
