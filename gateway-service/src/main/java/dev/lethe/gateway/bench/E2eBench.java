@@ -96,7 +96,7 @@ public final class E2eBench {
     static Result run(Settings s, PrintStream log) throws Exception {
         long started = System.nanoTime();
         log.printf("bench-e2e: %d clients on %d jobs, a chunk of %d token(s) every %s for %s after %s of warm-up%n",
-                s.clients(), s.jobs(), s.chunkTokens(), s.interval(), s.duration(), s.warmup());
+                s.clients(), s.jobs(), s.chunkTokens(), human(s.interval()), human(s.duration()), human(s.warmup()));
         try (ConfigurableApplicationContext gateway = startGateway(s)) {
             int port = Integer.parseInt(gateway.getEnvironment().getProperty("local.server.port"));
             LoopResources loops = LoopResources.create("bench-client", 1, true);
@@ -246,7 +246,8 @@ public final class E2eBench {
         md.append(String.format("%d SSE clients following %d jobs (%d per job), one chunk of %d token(s) per job every %s"
                         + " for %s of warm-up then %s measured (%d tokens per job); gateway, clients and pacer in one JVM"
                         + " (%d CPUs, heap limit %s MiB), the broker in another.%n%n", s.clients(), s.jobs(),
-                s.clients() / s.jobs(), s.chunkTokens(), s.interval(), s.warmup(), s.duration(), s.tokensPerJob(),
+                s.clients() / s.jobs(), s.chunkTokens(), human(s.interval()), human(s.warmup()), human(s.duration()),
+                s.tokensPerJob(),
                 Runtime.getRuntime().availableProcessors(), mib(Runtime.getRuntime().maxMemory())));
         md.append(String.format("Streams exact (every token once, in order, then `done`): **%d of %d**; failed: %d; "
                         + "token events received: %d (%d of them before the plain consumer read the token, counted as 0 "
@@ -281,6 +282,10 @@ public final class E2eBench {
         md.append(String.format("| %s | %s | %s | %s | %s | %s |%n", name, ms(h.getValueAtPercentile(50)),
                 ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)), ms(h.getValueAtPercentile(99.9)),
                 ms(h.getMaxValue())));
+    }
+
+    private static String human(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     private static String ms(long micros) {
