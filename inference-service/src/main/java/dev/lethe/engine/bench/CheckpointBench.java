@@ -65,8 +65,8 @@ public final class CheckpointBench {
         int longest = 0;
         for (int n : lengths) longest = Math.max(longest, n);
         ModelShape shape = new ModelShape("llama", 768, 12, 12, 4, 2048, 32000, longest + 128, GgmlType.Q8_0, SEED, false);
-        Files.createDirectories(modelDir);
-        Path file = CpuBench.ensureModel(shape, modelDir, out);
+        Path contextDir = Files.createDirectories(modelDir.resolve("context-" + shape.context())); // the file name omits it
+        Path file = CpuBench.ensureModel(shape, contextDir, out);
         PolicySpec policy = PolicySpec.of("lethe", "token-cap", tokenCap);
         SamplingParams sampling = new SamplingParams(0.8f, 0, 0.95f, 0f, SEED, longest * 2, List.of());
         List<Row> rows = new ArrayList<>();
@@ -74,6 +74,7 @@ public final class CheckpointBench {
                 shape.parameterCount(), shape.context(), policy, String.join(", ", stores.keySet()));
         out.flush();
         try (Model model = Model.load(file)) {
+            warmUp(model, policy, sampling, shape.vocab());
             for (int n : lengths) {
                 int[] tokens = tokens(n, shape.vocab());
                 int[] prompt = java.util.Arrays.copyOf(tokens, PROMPT);
@@ -132,6 +133,20 @@ public final class CheckpointBench {
     }
 
     private static final TokenListener NO_TOKENS = (seq, token, text) -> {};
+
+    /** Compiles the hot paths before anything is timed: a short recompute, checkpoint and restore. */
+    private static void warmUp(Model model, PolicySpec policy, SamplingParams sampling, int vocab) throws IOException {
+        int[] tokens = tokens(PROMPT * 3, vocab);
+        try (Sequence sequence = model.newSequence(KvCaches.create(model.kvLayout(), policy))) {
+            Generation job = Generation.recompute(sequence, model.tokenizer(), sampling, java.util.Arrays.copyOf(tokens, PROMPT),
+                    java.util.Arrays.copyOfRange(tokens, PROMPT, tokens.length));
+            job.step(NO_TOKENS);
+            ByteArrayOutputStream blob = new ByteArrayOutputStream();
+            CheckpointCodec.write(blob, model.identity(), (OffHeapKvCache) sequence.cache(), job.snapshot());
+            CheckpointCodec.read(new java.io.ByteArrayInputStream(blob.toByteArray()), model.identity(),
+                    KvBlockPool.unbounded(model.kvLayout())).cache().close();
+        }
+    }
 
     private static int[] tokens(int n, int vocab) {
         Random random = new Random(SEED + n);

@@ -14,6 +14,7 @@ import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.blobstore.Constants;
+import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException;
 import software.amazon.awssdk.services.s3.model.CreateBucketRequest;
 
 /**
@@ -46,6 +47,8 @@ public final class CheckpointBenchWithS3Proxy {
         S3Settings s3 = S3Settings.compatible(URI.create("http://127.0.0.1:" + proxy.getPort()), ACCESS, SECRET);
         try (var client = s3.newClient()) {
             client.createBucket(CreateBucketRequest.builder().bucket("bench").build());
+        } catch (BucketAlreadyOwnedByYouException e) {
+            // left by an earlier run: fine
         }
         Map<String, CheckpointStore> stores = new LinkedHashMap<>();
         stores.put("directory", CheckpointStores.forLocation(dir.resolve("store").toString(), null));
