@@ -83,6 +83,7 @@ public final class E2eBench {
             String report = report(result);
             System.out.println(report);
             if (settings.out() != null) {
+                if (settings.out().toAbsolutePath().getParent() != null) Files.createDirectories(settings.out().toAbsolutePath().getParent());
                 Files.writeString(settings.out(), report, StandardCharsets.UTF_8);
                 System.out.println("bench-e2e: report written to " + settings.out());
             }

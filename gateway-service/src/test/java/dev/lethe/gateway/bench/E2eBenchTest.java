@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code ./lethe bench-e2e} scaled down for CI: 100 SSE clients on 10 jobs for 5 s. Every stream must be
- * exact and every measured token timed; the full run (1,000 clients for a minute) is in bench/E2E.md.
+ * exact and every measured token timed; the full run (1,000 clients for a minute) is in bench/RESULTS.md.
  */
 class E2eBenchTest {
 

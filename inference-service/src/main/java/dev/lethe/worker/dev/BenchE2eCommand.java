@@ -30,7 +30,7 @@ import org.apache.kafka.server.common.MetadataVersion;
  * {@code lethe bench-e2e}: the gateway's added token latency with many SSE clients. Starts a private Kafka broker
  * in this JVM (on a free port, so that nothing else reads its topics), then runs the load generator that lives with
  * the gateway ({@code dev.lethe.gateway.bench.E2eBench}) from the gateway's jar in a JVM of its own, sized as the
- * Helm chart sizes a gateway (768 MiB of heap), and waits for it. The report goes to bench/E2E.md unless
+ * Helm chart sizes a gateway (768 MiB of heap), and waits for it. The report goes to bench/out/E2E.md unless
  * {@code --out} says otherwise; every other option is the load generator's.
  */
 public final class BenchE2eCommand {
@@ -43,7 +43,7 @@ public final class BenchE2eCommand {
               --duration D     how long tokens stream while measured (default 60s)
               --interval D     time between two chunks of a job (default 100ms)
               --chunk-tokens N tokens per chunk (default 1)
-              --out FILE       the report, Markdown (default bench/E2E.md)
+              --out FILE       the report, Markdown (default bench/out/E2E.md)
             A stand-in writes the workers' events at that pace, so the numbers are the gateway's, not a model's.
             Needs the gateway's jar: ./mvnw -pl gateway-service -am package (./lethe builds it when missing).
             """;
@@ -62,7 +62,7 @@ public final class BenchE2eCommand {
             if (arg.equals("--bootstrap")) throw new UsageException("bench-e2e starts its own broker; --bootstrap is not an option\n" + USAGE);
         }
         if (!benchArgs.contains("--out")) {
-            benchArgs.addAll(List.of("--out", home.resolve("bench/E2E.md").toString()));
+            benchArgs.addAll(List.of("--out", home.resolve("bench/out/E2E.md").toString()));
         }
 
         int port = freePort();
