@@ -328,8 +328,12 @@ class ClusterRecoveryTest {
             // And one leaves while they run.
             List<Job> more = new ArrayList<>();
             for (int p = 0; p < PARTITIONS; p++) more.add(submit(idIn("scale-leave", p), 420, 0.9, 900 + p));
-            await(r -> more.stream().allMatch(j -> streamed(r, j.id()) >= 30), "the last wave running");
-            String leaving = live.getFirst();
+            List<ConsumerRecord<byte[], byte[]>> running = await(r -> more.stream().allMatch(j -> streamed(r, j.id()) >= 30),
+                    "the last wave running");
+            // The worker running the most of them now (the assignment read before submitting could be stale).
+            Map<String, Long> byWorker = more.stream().collect(java.util.stream.Collectors.groupingBy(
+                    j -> owner(running, j.id()), java.util.stream.Collectors.counting()));
+            String leaving = byWorker.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
             Instant leftAt = Instant.now();
             cluster.stop(leaving);
             live.remove(leaving);
