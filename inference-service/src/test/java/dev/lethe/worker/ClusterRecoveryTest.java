@@ -66,6 +66,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * the engine makes of exactly the tokens delivered before that point.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.Tag("multi-process")
 class ClusterRecoveryTest {
     private static final int PARTITIONS = 4;
     private static final String PROMPT = "Once upon a time";
