@@ -19,28 +19,24 @@ import java.util.stream.IntStream;
  *
  * <p>Thread-safe: the piece cache is concurrent and everything else is immutable.
  */
-public final class Gpt2Tokenizer implements Tokenizer {
+public final class Gpt2Tokenizer extends VocabularyTokenizer {
     /** Pieces longer than this are rare repeats and would only crowd the cache. */
     private static final int MAX_CACHED_PIECE = 64;
     private static final int MAX_CACHE_ENTRIES = 1 << 16;
 
-    private final Vocabulary vocab;
     private final PreTokenizer preTokenizer;
-    private final SpecialTokens specials;
     /** Merge rank by "left right", as the merges list spells each pair. */
     private final Map<String, Integer> mergeRanks;
     /** Entries merges may produce: normal tokens only, so no merge result is read as a special token. */
     private final Map<String, Integer> pieceIds = new HashMap<>();
     private final int[] byteTokens = new int[256];
-    private final byte[][] tokenBytes;
     private final SpecialTokenSplitter splitter;
     private final Map<String, int[]> pieceCache = new ConcurrentHashMap<>();
 
     /** @param merges the merge rules, best first, each "left right" in the byte alphabet */
     public Gpt2Tokenizer(Vocabulary vocab, String[] merges, PreTokenizer preTokenizer, SpecialTokens specials) {
-        this.vocab = vocab;
+        super(vocab, specials);
         this.preTokenizer = preTokenizer;
-        this.specials = specials;
         this.mergeRanks = HashMap.newHashMap(merges.length);
         for (int rank = 0; rank < merges.length; rank++) {
             if (merges[rank].indexOf(' ') <= 0) {
@@ -49,7 +45,6 @@ public final class Gpt2Tokenizer implements Tokenizer {
             }
             mergeRanks.putIfAbsent(merges[rank], rank);
         }
-        this.tokenBytes = new byte[vocab.size()][];
         for (int id = 0; id < vocab.size(); id++) {
             TokenType type = vocab.type(id);
             String text = vocab.token(id);
@@ -147,40 +142,5 @@ public final class Gpt2Tokenizer implements Tokenizer {
             }
         }
         return ids.build().toArray();
-    }
-
-    @Override
-    public byte[] tokenBytes(int token) {
-        return tokenBytes[token].clone();
-    }
-
-    @Override
-    public String decode(int[] tokens) {
-        return Detokenizer.decode(this, tokens);
-    }
-
-    @Override
-    public int vocabularySize() {
-        return vocab.size();
-    }
-
-    @Override
-    public int bosId() {
-        return specials.bosId();
-    }
-
-    @Override
-    public int eosId() {
-        return specials.eosId();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int token) {
-        return specials.isEndOfGeneration(token);
-    }
-
-    @Override
-    public int specialTokenId(String text) {
-        return vocab.specialId(text);
     }
 }

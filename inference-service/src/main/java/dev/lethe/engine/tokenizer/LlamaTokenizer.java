@@ -22,19 +22,16 @@ import java.util.stream.IntStream;
  * <p>Decoding: "▁" is a space, {@code <0xNN>} is that byte, control tokens are empty, the unknown token is
  * U+FFFD; {@link #decode} drops the dummy-prefix space again (see {@link Detokenizer}).
  */
-public final class LlamaTokenizer implements Tokenizer {
+public final class LlamaTokenizer extends VocabularyTokenizer {
     private static final char SPACE_MARKER = '\u2581';
     private static final byte[] REPLACEMENT_UTF8 = "\uFFFD".getBytes(StandardCharsets.UTF_8);
 
-    private final Vocabulary vocab;
     private final float[] scores;
-    private final SpecialTokens specials;
     private final boolean addSpacePrefix;
     /** Entries the merges may produce: text pieces only, so no merge ever spells out a control or byte token. */
     private final Map<String, Integer> pieceIds = new HashMap<>();
     /** The token for each byte of a character outside the vocabulary: its {@code <0xNN>} token, else the unknown token. */
     private final int[] byteFallback = new int[256];
-    private final byte[][] tokenBytes;
     private final SpecialTokenSplitter splitter;
 
     /**
@@ -51,11 +48,9 @@ public final class LlamaTokenizer implements Tokenizer {
             throw new IllegalArgumentException("tokenizer.ggml.unknown_token_id is " + Integer.toUnsignedString(unknownId)
                     + ", outside the vocabulary of " + vocab.size() + " tokens");
         }
-        this.vocab = vocab;
+        super(vocab, specials);
         this.scores = scores.clone();
-        this.specials = specials;
         this.addSpacePrefix = addSpacePrefix;
-        this.tokenBytes = new byte[vocab.size()][];
         Arrays.fill(byteFallback, unknownId);
         for (int id = 0; id < vocab.size(); id++) {
             TokenType type = vocab.type(id);
@@ -131,41 +126,6 @@ public final class LlamaTokenizer implements Tokenizer {
                 for (byte b : piece.getBytes(StandardCharsets.UTF_8)) out.add(byteFallback[b & 0xFF]);
             }
         }
-    }
-
-    @Override
-    public byte[] tokenBytes(int token) {
-        return tokenBytes[token].clone();
-    }
-
-    @Override
-    public String decode(int[] tokens) {
-        return Detokenizer.decode(this, tokens);
-    }
-
-    @Override
-    public int vocabularySize() {
-        return vocab.size();
-    }
-
-    @Override
-    public int bosId() {
-        return specials.bosId();
-    }
-
-    @Override
-    public int eosId() {
-        return specials.eosId();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int token) {
-        return specials.isEndOfGeneration(token);
-    }
-
-    @Override
-    public int specialTokenId(String text) {
-        return vocab.specialId(text);
     }
 
     @Override

@@ -3,28 +3,19 @@ package dev.lethe.worker.dev;
 import dev.lethe.cli.UsageException;
 import dev.lethe.schemas.Topics;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.common.Uuid;
-import org.apache.kafka.common.utils.Time;
-import org.apache.kafka.metadata.storage.Formatter;
-import org.apache.kafka.server.common.MetadataVersion;
 
 /**
  * {@code lethe bench-e2e}: the gateway's added token latency with many SSE clients. Starts a private Kafka broker
@@ -65,11 +56,11 @@ public final class BenchE2eCommand {
             benchArgs.addAll(List.of("--out", home.resolve("bench/out/E2E.md").toString()));
         }
 
-        int port = freePort();
+        int port = KafkaNode.freePort();
         Path data = Files.createTempDirectory("lethe-bench-kafka");
         out.println("lethe: starting a private Kafka broker on localhost:" + port + " ...");
         out.flush();
-        KafkaRaftServer broker = startBroker(port, data);
+        KafkaRaftServer broker = KafkaNode.start(port, data);
         try {
             String bootstrap = "localhost:" + port;
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
@@ -95,42 +86,6 @@ public final class BenchE2eCommand {
             broker.shutdown();
             broker.awaitShutdown();
             deleteTree(data);
-        }
-    }
-
-    /** One KRaft node, broker and controller, with its data in {@code dir}; quiet (its INFO logs are per setting). */
-    private static KafkaRaftServer startBroker(int port, Path dir) throws IOException {
-        int controllerPort = freePort();
-        Map<String, String> config = new HashMap<>();
-        config.put("process.roles", "broker,controller");
-        config.put("node.id", "1");
-        config.put("controller.quorum.voters", "1@localhost:" + controllerPort);
-        config.put("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
-        config.put("advertised.listeners", "PLAINTEXT://localhost:" + port);
-        config.put("controller.listener.names", "CONTROLLER");
-        config.put("inter.broker.listener.name", "PLAINTEXT");
-        config.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
-        config.put("log.dirs", dir.toString());
-        config.put("offsets.topic.replication.factor", "1");
-        config.put("transaction.state.log.replication.factor", "1");
-        config.put("transaction.state.log.min.isr", "1");
-        config.put("group.initial.rebalance.delay.ms", "0");
-        try {
-            new Formatter().setNodeId(1).setClusterId(Uuid.randomUuid().toString())
-                    .setDirectories(List.of(dir.toString())).setMetadataLogDirectory(dir.toString())
-                    .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION).setControllerListenerName("CONTROLLER")
-                    .setPrintStream(new PrintStream(OutputStream.nullOutputStream())).run();
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot format Kafka's data folder " + dir + ": " + e.getMessage(), e);
-        }
-        KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(config, false), Time.SYSTEM);
-        server.startup();
-        return server;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
         }
     }
 

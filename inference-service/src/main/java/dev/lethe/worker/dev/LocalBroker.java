@@ -3,10 +3,8 @@ package dev.lethe.worker.dev;
 import dev.lethe.cli.UsageException;
 import dev.lethe.schemas.Topics;
 import dev.lethe.worker.WorkerApplication;
-import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -14,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,11 +22,7 @@ import java.util.jar.JarFile;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.utils.Time;
-import org.apache.kafka.metadata.storage.Formatter;
-import org.apache.kafka.server.common.MetadataVersion;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.logging.LogLevel;
 import org.springframework.boot.logging.LoggingSystem;
@@ -79,7 +72,7 @@ public final class LocalBroker {
         out.println("lethe: starting Kafka on " + bootstrap + " ...");
         out.flush();
         Path dataDir = createDataDir();
-        KafkaRaftServer broker = startBroker(settings.port(), dataDir);
+        KafkaRaftServer broker = KafkaNode.start(settings.port(), dataDir);
         createTopics(bootstrap, settings.partitions());
 
         List<String> workerArgs = new ArrayList<>(List.of("--spring.kafka.bootstrap-servers=" + bootstrap,
@@ -247,47 +240,6 @@ public final class LocalBroker {
             paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException e) {
             System.err.println("lethe: could not delete " + dir + ": " + e.getMessage());
-        }
-    }
-
-    /** One KRaft node that is broker and controller, on {@code port}, its controller on a free port. */
-    private static KafkaRaftServer startBroker(int port, Path dir) {
-        try {
-            int controllerPort;
-            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                controllerPort = free.getLocalPort();
-            }
-            Map<String, String> config = new HashMap<>();
-            config.put("process.roles", "broker,controller");
-            config.put("node.id", "1");
-            config.put("controller.quorum.voters", "1@localhost:" + controllerPort);
-            config.put("listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
-            config.put("advertised.listeners", "PLAINTEXT://localhost:" + port);
-            config.put("controller.listener.names", "CONTROLLER");
-            config.put("inter.broker.listener.name", "PLAINTEXT");
-            config.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
-            config.put("log.dirs", dir.toString());
-            // One node: the internal topics cannot have more replicas.
-            config.put("offsets.topic.replication.factor", "1");
-            config.put("transaction.state.log.replication.factor", "1");
-            config.put("transaction.state.log.min.isr", "1");
-            config.put("group.initial.rebalance.delay.ms", "0");
-            // Let workers ask for short sessions, so that a killed one is noticed within seconds.
-            config.put("group.min.session.timeout.ms", "1000");
-            new Formatter()
-                    .setNodeId(1)
-                    .setClusterId(Uuid.randomUuid().toString())
-                    .setDirectories(List.of(dir.toString()))
-                    .setMetadataLogDirectory(dir.toString())
-                    .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
-                    .setControllerListenerName("CONTROLLER")
-                    .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))
-                    .run();
-            KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(config, false), Time.SYSTEM);
-            server.startup();
-            return server;
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot start Kafka on port " + port + ": " + e.getMessage(), e);
         }
     }
 

@@ -138,6 +138,10 @@ class Gpt2TokenizerTest {
         assertFalse(tokenizer.isEndOfGeneration('a'));
     }
 
+    /**
+     * Guards against work quadratic in a piece's or run's length (minutes at these lengths), not a speed
+     * measurement: linear encoding takes a few seconds here, so the bound leaves a wide margin for a loaded machine.
+     */
     @Test
     void longInputsEncodeQuickly() {
         SyntheticBpe.Model model = SyntheticBpe.learn(PreTokenizer.LLAMA3, 300);
@@ -153,7 +157,7 @@ class Gpt2TokenizerTest {
         assertEquals(prose, tokenizer.decode(proseIds));
         assertEquals(oneHugePiece, tokenizer.decode(pieceIds));
         assertEquals(whitespaceRun, tokenizer.decode(whitespaceIds));
-        assertTrue(millis < 5_000, "took " + millis + " ms");
+        assertTrue(millis < 60_000, "took " + millis + " ms");
     }
 
     @Test

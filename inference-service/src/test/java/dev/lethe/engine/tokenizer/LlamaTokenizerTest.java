@@ -143,6 +143,11 @@ class LlamaTokenizerTest {
         }
     }
 
+    /**
+     * Guards against a merge loop that is quadratic in the text's length (which takes minutes at this length), not
+     * a speed measurement: linear encoding takes about a second here, so the bound has a wide margin for a loaded
+     * machine.
+     */
     @Test
     void longPromptsEncodeQuickly() {
         String text = RandomText.storyLike(new Random(7), 200_000);
@@ -150,7 +155,7 @@ class LlamaTokenizerTest {
         int[] ids = tokenizer.encode(text, true, false);
         long millis = (System.nanoTime() - start) / 1_000_000;
         assertEquals(text, tokenizer.decode(ids));
-        assertTrue(millis < 5_000, "200k characters took " + millis + " ms");
+        assertTrue(millis < 60_000, "200k characters took " + millis + " ms");
     }
 
     /**
