@@ -2,7 +2,11 @@ package dev.lethe.cache.checkpoint;
 
 import java.util.HexFormat;
 
-/** What writing a checkpoint produced: its size and SHA-256 (the manifest's {@code bytes} and {@code sha256}). */
+/**
+ * What writing a checkpoint produced: its size in bytes and the SHA-256 in its trailer, which covers every byte
+ * before the trailer. (A store's and a manifest's {@code sha256} is another digest: of the whole blob, trailer
+ * included, checked as the blob is read back.)
+ */
 public record CheckpointInfo(long bytes, byte[] sha256) {
     public CheckpointInfo {
         sha256 = sha256.clone();
