@@ -216,7 +216,6 @@ class CheckpointStoreOutageTest {
             }, "the circuit closed and no job failing, in the metrics");
 
             // 5. Every stream is exact: the completed jobs whole, the long one up to its cancel.
-            System.out.println("MARGIN long job at cancel: " + tokens(reader.catchUp(TIMEOUT), "outage-long").stream().mapToInt(c -> c.tokenIds().size()).sum() + " of " + long1.expected().ids().size() + "; a/b ended: " + ended(records, "outage-a") + " " + ended(records, "outage-b"));
             producer.send(new ProducerRecord<>(Topics.CONTROL, key("outage-long"),
                     CODEC.encode(new Control("outage-long", Control.Command.CANCEL, "test", Instant.now())))).get();
             records = reader.awaitUntil(r -> all.stream().allMatch(id -> ended(r, id) && lastChunkSeen(r, id)), TIMEOUT,
