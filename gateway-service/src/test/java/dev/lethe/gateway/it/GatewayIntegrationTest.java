@@ -423,6 +423,30 @@ class GatewayIntegrationTest {
     }
 
     @Test
+    void aChatRequestTheModelCannotServeGets422WhetherStreamedOrNot() {
+        for (boolean stream : List.of(false, true)) {
+            JsonNode rejected = problem(post("/v1/chat/completions", "key-acme", """
+                    {"messages": [{"role": "user", "content": "%s hi"}], "stream": %s}"""
+                    .formatted(FakeWorker.NO_CHAT_TEMPLATE, stream)), 422);
+            assertThat(rejected.get("type").stringValue()).isEqualTo("urn:lethe:problem:request-rejected");
+            assertThat(rejected.get("detail").stringValue())
+                    .startsWith("CHAT_NOT_SUPPORTED: ").contains("no chat template");
+            assertThat(rejected.at("/error/type").stringValue()).isEqualTo("request-rejected");
+        }
+        // A refused stream gives its permit back: tenant "hashed" may hold one stream, and gets 422 twice, not 429.
+        for (int i = 0; i < 2; i++) {
+            problem(post("/v1/chat/completions", "key-hashed", """
+                    {"messages": [{"role": "user", "content": "%s"}], "stream": true}"""
+                    .formatted(FakeWorker.NO_CHAT_TEMPLATE)), 422);
+        }
+        // The same request for a model that can chat streams as usual.
+        List<ServerSentEvent<String>> events = post("/v1/chat/completions", "key-hashed", """
+                {"messages": [{"role": "user", "content": "hi"}], "stream": true, "max_tokens": 4}""")
+                .expectStatus().isOk().returnResult(SSE).getResponseBody().collectList().block(WAIT);
+        assertThat(tokenTextOfChat(events)).isEqualTo(FakeWorker.expectedText(4));
+    }
+
+    @Test
     void anOpenAiStreamSendsHeartbeatsWhileWaitingAndCancelsItsJobWhenTheClientLeaves() {
         List<ServerSentEvent<String>> received = new java.util.concurrent.CopyOnWriteArrayList<>();
         List<ServerSentEvent<String>> seen = web.post().uri("/v1/chat/completions")
