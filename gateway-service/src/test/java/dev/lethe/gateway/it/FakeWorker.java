@@ -1,6 +1,7 @@
 package dev.lethe.gateway.it;
 
 import dev.lethe.schemas.ChatMessage;
+import dev.lethe.schemas.CheckpointStatus;
 import dev.lethe.schemas.Control;
 import dev.lethe.schemas.Event;
 import dev.lethe.schemas.EventCodec;
@@ -52,6 +53,9 @@ final class FakeWorker implements AutoCloseable {
 
     static final String HOLD = "[hold]";
     static final String NO_CHAT_TEMPLATE = "[plain-model]";
+    /** With {@link #HOLD}: the held job's state says its checkpoints are failing (its store is down). */
+    static final String CHECKPOINTS_FAILING = "[store-down]";
+    static final String STORE_ERROR = "checkpoint store s3://ck/ unreachable: Connection refused";
     static final int CHUNK = 3;
     static final int HELD_TOKENS = 2;
     static final String WORKER = "fake-worker-0";
@@ -173,7 +177,14 @@ final class FakeWorker implements AutoCloseable {
                     last ? FinishReason.LENGTH : null, Instant.now()));
         }
         if (hold) {
-            send(Topics.JOBS, status(request, JobState.RUNNING, total - 1, null));
+            JobStatus running = status(request, JobState.RUNNING, total - 1, null);
+            if (request.prompt() != null && request.prompt().contains(CHECKPOINTS_FAILING)) {
+                running = new JobStatus(running.jobId(), running.tenant(), running.state(), running.worker(),
+                        running.lastSeq(), running.promptTokens(), running.completionTokens(), null, null,
+                        running.history(), running.updatedAt(), new CheckpointStatus(CheckpointStatus.State.FAILING, 3,
+                                request.createdAt(), STORE_ERROR, 0));
+            }
+            send(Topics.JOBS, running);
             held.put(request.jobId(), request);
         } else {
             send(Topics.JOBS, status(request, JobState.COMPLETED, total - 1, FinishReason.LENGTH));

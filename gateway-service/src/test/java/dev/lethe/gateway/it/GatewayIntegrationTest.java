@@ -364,6 +364,26 @@ class GatewayIntegrationTest {
     }
 
     @Test
+    void aJobsStateSaysWhenItsCheckpointsAreFailing() {
+        String id = submit("key-acme", "{\"prompt\": \"" + FakeWorker.HOLD + FakeWorker.CHECKPOINTS_FAILING
+                + "\", \"max_tokens\": 50}").get("id").stringValue();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        JsonNode job = getJson("/v1/jobs/" + id, "key-acme");
+        while (job.get("checkpoints") == null && System.nanoTime() < deadline) {
+            sleep(50);
+            job = getJson("/v1/jobs/" + id, "key-acme");
+        }
+        assertThat(job.get("state").stringValue()).isEqualTo("RUNNING");
+        assertThat(job.at("/checkpoints/state").stringValue()).isEqualTo("FAILING");
+        assertThat(job.at("/checkpoints/failures").longValue()).isEqualTo(3);
+        assertThat(job.at("/checkpoints/last_error").stringValue()).isEqualTo(FakeWorker.STORE_ERROR);
+        assertThat(job.at("/checkpoints/last_checkpoint_seq").longValue()).isZero();
+        assertThat(job.at("/checkpoints/failing_since").stringValue()).isNotBlank();
+        web.post().uri("/v1/jobs/" + id + "/cancel").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange().expectStatus().isAccepted();
+    }
+
+    @Test
     void anAdministratorPreemptsAnyTenantsJobAndOthersMayNot() {
         JsonNode job = submit("key-acme", "{\"prompt\": \"wait " + FakeWorker.HOLD + "\", \"max_tokens\": 50}");
         String id = job.get("id").stringValue();
