@@ -14,12 +14,16 @@ import dev.lethe.schemas.Topics;
 import dev.lethe.store.CheckpointStore;
 import dev.lethe.store.CheckpointStoreException;
 import dev.lethe.store.StoredCheckpoint;
+import dev.lethe.worker.CheckpointFailedException.Reason;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * Checkpoints as the claim check of DESIGN §4: the blob goes to the {@link CheckpointStore}, the manifest to the
  * compacted {@code lethe.checkpoints}. A newer checkpoint made durable deletes the older blobs of its job; a job
  * that ended has all of its blobs deleted and a tombstone written for its manifest.
+ *
+ * <p>Blob writes go through a circuit breaker: when the store keeps failing, checkpoints are skipped at once
+ * (the jobs keep decoding, and nothing waits on a dead store) until the breaker lets one through to try it again.
  */
 final class Checkpoints {
     private static final Logger log = LoggerFactory.getLogger(Checkpoints.class);
@@ -35,40 +42,112 @@ final class Checkpoints {
     /** What storing a checkpoint produced: the manifest written, and the record for the job's history. */
     record Stored(CheckpointManifest manifest, CheckpointRecord record) {}
 
+    /** The latest checkpoint that did not become durable: when, and why. */
+    record Failure(Instant at, Reason reason, String message) {}
+
     private final CheckpointStore store;
+    private final CircuitBreaker breaker;
     private final EventPublisher events;
     private final Model model;
     private final KvCacheListener cacheListener;
+    private final WorkerMetrics metrics;
     private final String workerId;
     private final Clock clock;
+    private volatile Failure lastFailure;
+    private volatile Instant lastStored;
+    private volatile Instant circuitSince;
 
-    Checkpoints(CheckpointStore store, EventPublisher events, Model model, KvCacheListener cacheListener, String workerId,
-                Clock clock) {
+    Checkpoints(CheckpointStore store, CircuitBreaker breaker, EventPublisher events, Model model, WorkerMetrics metrics,
+                String workerId, Clock clock) {
         this.store = store;
+        this.breaker = breaker;
         this.events = events;
         this.model = model;
-        this.cacheListener = cacheListener;
+        this.cacheListener = metrics.cacheListener();
+        this.metrics = metrics;
         this.workerId = workerId;
         this.clock = clock;
+        this.circuitSince = clock.instant();
+        breaker.getEventPublisher().onStateTransition(event -> {
+            circuitSince = clock.instant();
+            var to = event.getStateTransition().getToState();
+            if (to == CircuitBreaker.State.OPEN) {
+                log.warn("checkpoint store {} keeps failing ({}% of the latest writes): circuit open, checkpoints are skipped for {} ms",
+                        store.describe(), breaker.getMetrics().getFailureRate(), openForMillis());
+            } else {
+                log.info("checkpoint store {}: circuit {}", store.describe(), event.getStateTransition());
+            }
+        });
     }
 
     String describe() {
         return store.describe();
     }
 
-    /** Puts the blob, writes the manifest (acknowledged), then deletes the job's older blobs. */
-    Stored store(String jobId, PolicySpec policy, TakenCheckpoint checkpoint) throws IOException {
+    CircuitBreaker.State circuit() {
+        return breaker.getState();
+    }
+
+    /** When the circuit last changed state (or when this worker started). */
+    Instant circuitSince() {
+        return circuitSince;
+    }
+
+    CircuitBreaker.Metrics circuitMetrics() {
+        return breaker.getMetrics();
+    }
+
+    /** How long an open circuit skips checkpoints before it lets one try the store again. */
+    long openForMillis() {
+        return breaker.getCircuitBreakerConfig().getWaitIntervalFunctionInOpenState().apply(1);
+    }
+
+    /** The latest checkpoint that failed, or null if none has. */
+    Failure lastFailure() {
+        return lastFailure;
+    }
+
+    /** When the latest checkpoint became durable, or null if none has. */
+    Instant lastStored() {
+        return lastStored;
+    }
+
+    /**
+     * Puts the blob (through the circuit breaker), writes the manifest (acknowledged), then deletes the job's older
+     * blobs. Every failure is counted and remembered, and says which step failed.
+     */
+    Stored store(String jobId, PolicySpec policy, TakenCheckpoint checkpoint) throws CheckpointFailedException {
         long t0 = System.nanoTime();
         // Unique across owners (two workers may checkpoint one job around a take-over) and sorted by seq.
         String id = "ck-%09d-%s-%06x".formatted(Math.max(0, checkpoint.lastSeq() + 1), workerId.replaceAll("[^A-Za-z0-9._~-]", "-"),
                 ThreadLocalRandom.current().nextInt(1 << 24));
         if (id.length() > 128) id = id.substring(0, 120) + id.substring(id.length() - 7);
-        StoredCheckpoint stored = store.put(jobId, id, out -> out.write(checkpoint.blob()));
+        if (!breaker.tryAcquirePermission()) {
+            throw failed(Reason.CIRCUIT_OPEN, "checkpoint at seq " + checkpoint.lastSeq() + " not tried: the checkpoint store "
+                    + store.describe() + " keeps failing (circuit open since " + circuitSince + ")", null);
+        }
+        StoredCheckpoint stored;
+        long putStart = System.nanoTime();
+        try {
+            stored = store.put(jobId, id, out -> out.write(checkpoint.blob()));
+            breaker.onSuccess(System.nanoTime() - putStart, TimeUnit.NANOSECONDS);
+        } catch (CheckpointStoreException | RuntimeException e) {
+            breaker.onError(System.nanoTime() - putStart, TimeUnit.NANOSECONDS, e);
+            throw failed(Reason.STORE, "checkpoint at seq " + checkpoint.lastSeq() + " not stored in " + store.describe()
+                    + ": " + innermost(e), e);
+        }
         var layout = model.kvLayout();
         CheckpointManifest manifest = new CheckpointManifest(jobId, id, checkpoint.lastSeq(), stored.uri().toString(),
                 stored.bytes(), stored.sha256(), model.identity().modelHash(),
                 new KvLayout(layout.layers(), layout.kvHeads(), layout.headDim()), KvPolicies.toSchema(policy), clock.instant());
-        events.send(events.record(Topics.CHECKPOINTS, manifest));
+        try {
+            events.send(events.record(Topics.CHECKPOINTS, manifest));
+        } catch (RuntimeException e) {
+            throw failed(Reason.MANIFEST, "checkpoint " + id + " is stored, but its manifest was not written to "
+                    + Topics.CHECKPOINTS + ": " + e.getMessage(), e);
+        }
+        lastStored = clock.instant();
+        metrics.checkpointStored();
         try {
             store.deleteOlderThan(jobId, id);
         } catch (CheckpointStoreException e) {
@@ -77,6 +156,20 @@ final class Checkpoints {
         long storeMs = (System.nanoTime() - t0) / 1_000_000;
         return new Stored(manifest, new CheckpointRecord(id, checkpoint.lastSeq(), stored.bytes(), checkpoint.kvBytes(),
                 checkpoint.fullKvBytes(), checkpoint.nanos() / 1_000_000, storeMs, store.describe()));
+    }
+
+    private CheckpointFailedException failed(Reason reason, String message, Throwable cause) {
+        lastFailure = new Failure(clock.instant(), reason, message);
+        metrics.checkpointFailed(reason);
+        return new CheckpointFailedException(reason, message, cause);
+    }
+
+    /** The innermost cause's message: what a store failure comes down to (a refused connection, a denied key). */
+    private static String innermost(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
+        String message = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+        return cause == e ? message : e.getMessage() + " (" + message + ")";
     }
 
     /**

@@ -7,6 +7,7 @@ import dev.lethe.engine.sampler.SamplingParams;
 import dev.lethe.engine.scheduler.JobSpec;
 import dev.lethe.engine.tokenizer.ChatFormat;
 import dev.lethe.engine.tokenizer.ChatMessage;
+import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobRequest;
 import dev.lethe.schemas.Sampling;
 import java.util.List;
@@ -42,13 +43,13 @@ final class JobPreparer {
      */
     JobSpec prepare(JobRequest request, Long chosenSeed) throws JobRejectedException {
         if (request.model() != null && !request.model().equals(modelName)) {
-            throw new JobRejectedException("MODEL_NOT_FOUND",
+            throw new JobRejectedException(JobError.MODEL_NOT_FOUND,
                     "this worker serves model '" + modelName + "', not '" + request.model() + "'");
         }
         int[] prompt = tokenize(request);
         int context = model.config().contextLength();
         if (prompt.length >= context) {
-            throw new JobRejectedException("PROMPT_TOO_LONG", "the prompt is " + prompt.length
+            throw new JobRejectedException(JobError.PROMPT_TOO_LONG, "the prompt is " + prompt.length
                     + " tokens long, but the model's context length is " + context);
         }
         return new JobSpec(request.jobId(), prompt, sampling(request.sampling(), chosenSeed), policy(request), request.priority());
@@ -60,7 +61,7 @@ final class JobPreparer {
         try {
             chat = ChatFormat.require(model.gguf(), model.tokenizer());
         } catch (IllegalArgumentException e) {
-            throw new JobRejectedException("CHAT_NOT_SUPPORTED", "model '" + modelName + "' cannot run a chat request: "
+            throw new JobRejectedException(JobError.CHAT_NOT_SUPPORTED, "model '" + modelName + "' cannot run a chat request: "
                     + e.getMessage() + " (send a plain prompt instead)");
         }
         List<ChatMessage> messages = request.messages().stream()
@@ -76,7 +77,7 @@ final class JobPreparer {
             return new SamplingParams((float) s.temperature(), s.topK(), (float) s.topP(), (float) s.minP(), seed,
                     s.maxTokens(), s.stop());
         } catch (IllegalArgumentException e) {
-            throw new JobRejectedException("INVALID_SAMPLING", e.getMessage());
+            throw new JobRejectedException(JobError.INVALID_SAMPLING, e.getMessage());
         }
     }
 
@@ -87,7 +88,7 @@ final class JobPreparer {
             Policies.create(spec, model.kvLayout()); // validates the name and every parameter
             return spec;
         } catch (IllegalArgumentException e) {
-            throw new JobRejectedException("INVALID_KV_POLICY", e.getMessage());
+            throw new JobRejectedException(JobError.INVALID_KV_POLICY, e.getMessage());
         }
     }
 }

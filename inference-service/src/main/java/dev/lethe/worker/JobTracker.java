@@ -2,6 +2,7 @@ package dev.lethe.worker;
 
 import dev.lethe.engine.scheduler.JobOutcome;
 import dev.lethe.engine.scheduler.ResumeReport;
+import dev.lethe.schemas.CheckpointStatus;
 import dev.lethe.schemas.FinishReason;
 import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobEvent;
@@ -33,6 +34,10 @@ final class JobTracker {
     private long lastSeq = -1;
     private int attempt = 1;
     private boolean started;
+    /** How this worker's checkpoints of the job are going; null until it tried one. */
+    private CheckpointStatus checkpoints;
+    /** lastSeq of the job's newest durable checkpoint, -1 for none. */
+    private long lastCheckpointSeq = -1;
 
     JobTracker(String jobId, String tenant, String worker, Clock clock) {
         this.jobId = jobId;
@@ -140,7 +145,33 @@ final class JobTracker {
     /** A checkpoint is durable in the store and its manifest is on {@code lethe.checkpoints}. */
     synchronized JobStatus checkpointed(CheckpointRecord record) {
         add(JobEvent.Type.CHECKPOINTED, record.detail());
+        lastCheckpointSeq = record.lastSeq();
+        checkpoints = CheckpointStatus.ok(lastCheckpointSeq);
         return status(JobState.RUNNING, 0, null, null);
+    }
+
+    /**
+     * A durable checkpoint that the history tells otherwise (a preemption's), or that a take-over found (its
+     * manifest): the job's checkpoints are not failing any more, if this worker tried one.
+     */
+    synchronized void checkpointDurable(long lastSeq) {
+        lastCheckpointSeq = Math.max(lastCheckpointSeq, lastSeq);
+        if (checkpoints != null) checkpoints = CheckpointStatus.ok(lastCheckpointSeq);
+    }
+
+    /**
+     * A checkpoint did not become durable; the job goes on. Its status says so ({@code checkpoints} FAILING) until
+     * a checkpoint is stored again. No history event: the history keeps what happened to the job itself.
+     */
+    synchronized JobStatus checkpointFailed(String why) {
+        CheckpointStatus before = checkpoints != null ? checkpoints : CheckpointStatus.ok(lastCheckpointSeq);
+        checkpoints = before.failed(clock.instant(), clip(why));
+        return status(JobState.RUNNING, 0, null, null);
+    }
+
+    /** Whether the latest checkpoint attempt failed. */
+    synchronized boolean checkpointsFailing() {
+        return checkpoints != null && checkpoints.state() == CheckpointStatus.State.FAILING;
     }
 
     /** Checkpointed (or not: {@code detail} says) and stopped; resumed when there is room, here or elsewhere. */
@@ -248,6 +279,7 @@ final class JobTracker {
     /** @param completionTokens 0 while the job is not final (then {@code lastSeq + 1} tokens are in lethe.tokens) */
     private JobStatus status(JobState state, long completionTokens, FinishReason finishReason, JobError error) {
         return new JobStatus(jobId, tenant, state, worker, lastSeq, promptTokens,
-                state.isFinal() ? completionTokens : 0, finishReason, error, history, clock.instant());
+                state.isFinal() ? completionTokens : 0, finishReason, error, history, clock.instant(),
+                state.isFinal() ? null : checkpoints);
     }
 }

@@ -1,6 +1,7 @@
 package dev.lethe.worker;
 
 import dev.lethe.engine.scheduler.DecodeLoop;
+import java.time.Clock;
 import java.time.Duration;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.kafka.autoconfigure.KafkaProperties;
@@ -10,7 +11,7 @@ import org.springframework.kafka.config.AbstractKafkaListenerContainerFactory;
 
 /**
  * Operations: the health indicators of the probe groups (set in {@code application.yml}: liveness is the
- * engine, readiness adds Kafka and {@link WorkerHealth}) and the job id in the logs of every listener.
+ * engine, readiness adds Kafka and {@link WorkerHealth}; {@link CheckpointStoreHealth} is in neither) and the job id in the logs of every listener.
  */
 @Configuration(proxyBeanMethods = false)
 class OpsConfiguration {
@@ -25,6 +26,12 @@ class OpsConfiguration {
     @Bean
     EngineHealth engineHealthIndicator(DecodeLoop decodeLoop, StreamPublisher publisher) {
         return new EngineHealth(decodeLoop, publisher);
+    }
+
+    /** Named so that its health contributor is {@code checkpointStore}; in no probe group (see the class). */
+    @Bean
+    CheckpointStoreHealth checkpointStoreHealthIndicator(Checkpoints checkpoints, OwnedJobs jobs, Clock clock) {
+        return new CheckpointStoreHealth(checkpoints, jobs, clock);
     }
 
     /** Every listener container factory of the worker gets {@link JobIdMdc}, whichever listeners it serves. */

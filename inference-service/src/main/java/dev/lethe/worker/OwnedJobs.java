@@ -129,6 +129,7 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
     void takeOver(JobTracker tracker, int partition, JobSpec spec, CheckpointManifest manifest, int[] delivered) {
         Job job = new Job(spec.jobId(), partition, spec);
         job.manifest = manifest;
+        if (manifest != null) tracker.checkpointDurable(manifest.lastSeq());
         jobs.put(job.jobId, job);
         resume(job, tracker, delivered);
     }
@@ -156,8 +157,17 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
                 Checkpoints.Stored stored = checkpoints.store(job.jobId, job.spec.kvPolicy(), checkpoint);
                 job.manifest = stored.manifest();
                 stream.publish(stream.tracker().checkpointed(stored.record()));
-            } catch (Exception e) {
-                log.warn("job {}: checkpoint at seq {} not stored: {}", job.jobId, checkpoint.lastSeq(), e.toString());
+            } catch (CheckpointFailedException e) {
+                // While the circuit is open every checkpoint is skipped; the breaker's opening was logged once.
+                if (e.reason() == CheckpointFailedException.Reason.CIRCUIT_OPEN) {
+                    log.debug("job {}: {}", job.jobId, e.getMessage());
+                } else {
+                    log.warn("job {}: {}", job.jobId, e.getMessage());
+                }
+                stream.publish(stream.tracker().checkpointFailed(e.getMessage()));
+            } catch (RuntimeException e) {
+                log.error("job {}: checkpoint at seq {} not stored", job.jobId, checkpoint.lastSeq(), e);
+                stream.publish(stream.tracker().checkpointFailed(e.toString()));
             } finally {
                 stream.checkpointDone();
             }
@@ -198,8 +208,10 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
                 try {
                     Checkpoints.Stored stored = checkpoints.store(job.jobId, job.spec.kvPolicy(), checkpoint);
                     job.manifest = stored.manifest();
+                    tracker.checkpointDurable(stored.manifest().lastSeq());
                     detail = why + ", " + stored.record().detail();
-                } catch (Exception e) {
+                } catch (CheckpointFailedException | RuntimeException e) {
+                    tracker.checkpointFailed(e.getMessage());
                     detail = why + ", but its checkpoint could not be stored (" + e.getMessage() + "): it will be recomputed";
                     job.manifest = null;
                 }
@@ -355,6 +367,16 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
 
     int size() {
         return jobs.size();
+    }
+
+    /** Owned jobs whose latest checkpoint attempt failed. */
+    int checkpointsFailing() {
+        int n = 0;
+        for (Job job : jobs.values()) {
+            JobStream stream = job.stream;
+            if (stream != null && stream.tracker().checkpointsFailing()) n++;
+        }
+        return n;
     }
 
     @Override

@@ -140,17 +140,28 @@ class WorkerConfiguration {
         return CheckpointStores.forLocation(location, location.startsWith("s3://") ? c.s3().settings() : null);
     }
 
+    /** The checkpoint store's circuit breaker is not a bean: only {@link Checkpoints} uses it. */
     @Bean
     Checkpoints checkpoints(CheckpointStore store, EventPublisher events, Model model, WorkerMetrics metrics,
-                            WorkerIdentity identity, Clock clock) {
-        return new Checkpoints(store, events, model, metrics.cacheListener(), identity.id(), clock);
+                            WorkerIdentity identity, Clock clock, WorkerProperties properties) {
+        var b = properties.checkpoints().breaker();
+        CircuitBreaker breaker = CircuitBreaker.of("lethe-checkpoint-store", CircuitBreakerConfig.custom()
+                .slidingWindowSize(b.window())
+                .minimumNumberOfCalls(b.window())
+                .failureRateThreshold(b.failureRate())
+                .waitDurationInOpenState(b.openFor())
+                .permittedNumberOfCallsInHalfOpenState(1)
+                .build());
+        return new Checkpoints(store, breaker, events, model, metrics, identity.id(), clock);
     }
 
     @Bean(destroyMethod = "close")
     OwnedJobs ownedJobs(ContinuousBatchScheduler scheduler, StreamPublisher streams, Checkpoints checkpoints,
-                        EventPublisher events, Clock clock, WorkerProperties properties) {
+                        EventPublisher events, Clock clock, WorkerProperties properties, WorkerMetrics metrics) {
         var c = properties.checkpoints();
-        return new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout());
+        var jobs = new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout());
+        metrics.watchCheckpoints(checkpoints::circuit, jobs::checkpointsFailing);
+        return jobs;
     }
 
     @Bean

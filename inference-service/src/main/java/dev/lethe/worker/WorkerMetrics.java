@@ -3,13 +3,17 @@ package dev.lethe.worker;
 import dev.lethe.cache.KvCacheListener;
 import dev.lethe.engine.scheduler.ContinuousBatchScheduler;
 import dev.lethe.engine.scheduler.JobOutcome;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * The worker's meters (Prometheus names in brackets):
@@ -19,7 +23,12 @@ import java.util.function.BooleanSupplier;
  * {@code lethe_worker_kv_full_bytes}]; pruning rounds run and deferred
  * [{@code lethe_worker_kv_pruning_rounds_total}, {@code lethe_worker_kv_pruning_deferred_total}];
  * jobs ended by outcome; requests sent to the DLQ by failure kind; token chunks; failed writes;
- * whether request consumption is paused for back-pressure, and how often it paused.
+ * whether request consumption is paused for back-pressure, and how often it paused;
+ * checkpoints made durable [{@code lethe_worker_checkpoints_stored_total}], checkpoints that were not, by the step
+ * that failed [{@code lethe_worker_checkpoints_failed_total{reason="store|circuit_open|manifest"}}], owned jobs
+ * whose latest checkpoint attempt failed [{@code lethe_worker_checkpoints_failing_jobs}], and the state of the
+ * circuit breaker around the checkpoint store, 1 for the current one
+ * [{@code lethe_worker_checkpoints_circuit{state="closed|open|half_open"}}].
  */
 final class WorkerMetrics {
     private final MeterRegistry registry;
@@ -29,7 +38,10 @@ final class WorkerMetrics {
     private final Counter chunks;
     private final Counter publishFailures;
     private final Counter pauses;
+    private final Counter checkpointsStored;
     private final Map<JobOutcome.Ending, Counter> finished = new EnumMap<>(JobOutcome.Ending.class);
+    private final Map<CheckpointFailedException.Reason, Counter> checkpointsFailed =
+            new EnumMap<>(CheckpointFailedException.Reason.class);
 
     WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -43,6 +55,13 @@ final class WorkerMetrics {
                 .description("Batches of Kafka writes that failed after every retry").register(registry);
         pauses = Counter.builder("lethe.worker.requests.pauses")
                 .description("Times request consumption paused because the job queue was full").register(registry);
+        checkpointsStored = Counter.builder("lethe.worker.checkpoints.stored")
+                .description("Checkpoints made durable: blob in the store, manifest on lethe.checkpoints").register(registry);
+        // Registered up front, so that a failure rate can be computed before the first failure.
+        for (CheckpointFailedException.Reason reason : CheckpointFailedException.Reason.values()) {
+            checkpointsFailed.put(reason, Counter.builder("lethe.worker.checkpoints.failed").tag("reason", reason.tag())
+                    .description("Checkpoints that did not become durable, by the step that failed").register(registry));
+        }
         for (JobOutcome.Ending ending : JobOutcome.Ending.values()) {
             finished.put(ending, Counter.builder("lethe.worker.jobs.finished")
                     .tag("outcome", ending.name().toLowerCase(Locale.ROOT)).register(registry));
@@ -59,6 +78,18 @@ final class WorkerMetrics {
                 .description("KV bytes full caches would hold for the same jobs").register(registry);
         Gauge.builder("lethe.worker.requests.paused", () -> paused.getAsBoolean() ? 1 : 0)
                 .description("1 while request consumption is paused because the queue is full").register(registry);
+    }
+
+    /** Gauges of checkpointing: the breaker's state, and the owned jobs whose checkpoints are failing. */
+    void watchCheckpoints(Supplier<CircuitBreaker.State> circuit, IntSupplier failingJobs) {
+        Gauge.builder("lethe.worker.checkpoints.failing.jobs", failingJobs::getAsInt)
+                .description("Owned jobs whose latest checkpoint attempt failed").register(registry);
+        for (CircuitBreaker.State state : List.of(CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN,
+                CircuitBreaker.State.HALF_OPEN)) {
+            Gauge.builder("lethe.worker.checkpoints.circuit", () -> circuit.get() == state ? 1 : 0)
+                    .tag("state", state.name().toLowerCase(Locale.ROOT))
+                    .description("1 for the current state of the circuit breaker around the checkpoint store").register(registry);
+        }
     }
 
     /** Counts the pruning rounds of every cache it is attached to. */
@@ -94,6 +125,14 @@ final class WorkerMetrics {
 
     void requestsPaused() {
         pauses.increment();
+    }
+
+    void checkpointStored() {
+        checkpointsStored.increment();
+    }
+
+    void checkpointFailed(CheckpointFailedException.Reason reason) {
+        checkpointsFailed.get(reason).increment();
     }
 
     void publishFailed() {

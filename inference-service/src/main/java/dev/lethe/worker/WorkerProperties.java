@@ -94,6 +94,7 @@ public record WorkerProperties(
      * @param preemptHold     how long a job preempted by a PREEMPT command waits before it may resume on this worker
      * @param flushTimeout    how long a preemption waits for the job's last tokens to be written
      * @param s3              the S3 connection, for an {@code s3://} store
+     * @param breaker         the circuit breaker around writes to the store
      */
     public record Checkpointing(
             @DefaultValue("") String store,
@@ -102,10 +103,35 @@ public record WorkerProperties(
             @DefaultValue("20s") Duration handoverTimeout,
             @DefaultValue("10s") Duration preemptHold,
             @DefaultValue("10s") Duration flushTimeout,
-            @DefaultValue S3 s3) {
+            @DefaultValue S3 s3,
+            @DefaultValue Breaker breaker) {
 
         public String storeOrDefault() {
             return store.isBlank() ? Path.of(System.getProperty("java.io.tmpdir"), "lethe-checkpoints").toString() : store;
+        }
+    }
+
+    /**
+     * When {@code failureRate} percent of the latest {@code window} checkpoint writes failed, the circuit opens:
+     * checkpoints are skipped at once for {@code openFor} (jobs keep decoding, and nothing waits on a dead store),
+     * then one is let through to try the store again; if it is stored, the circuit closes.
+     *
+     * @param failureRate percentage of failed writes, over the latest {@code window}, that opens the circuit
+     * @param window      how many of the latest writes count (the circuit never opens before that many)
+     * @param openFor     how long an open circuit skips checkpoints before one tries the store again
+     */
+    public record Breaker(@DefaultValue("50") float failureRate, @DefaultValue("4") int window,
+                          @DefaultValue("30s") Duration openFor) {
+        public Breaker {
+            if (!(failureRate > 0 && failureRate <= 100)) {
+                throw new IllegalArgumentException("lethe.worker.checkpoints.breaker.failure-rate must be in (0, 100], got " + failureRate);
+            }
+            if (window < 1) {
+                throw new IllegalArgumentException("lethe.worker.checkpoints.breaker.window must be at least 1, got " + window);
+            }
+            if (openFor.isNegative() || openFor.isZero()) {
+                throw new IllegalArgumentException("lethe.worker.checkpoints.breaker.open-for must be positive, got " + openFor);
+            }
         }
     }
 

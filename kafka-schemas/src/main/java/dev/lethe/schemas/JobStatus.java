@@ -12,6 +12,7 @@ import java.util.Objects;
  * @param lastSeq      seq of the last token delivered to {@code lethe.tokens}, -1 before the first
  * @param finishReason set when the job finished, otherwise null
  * @param error        set when the job failed, otherwise null
+ * @param checkpoints  how the job's checkpoints are going on its worker; null until that worker tried one
  */
 public record JobStatus(
         String jobId,
@@ -24,7 +25,8 @@ public record JobStatus(
         FinishReason finishReason,
         JobError error,
         List<JobEvent> history,
-        Instant updatedAt) implements Event {
+        Instant updatedAt,
+        CheckpointStatus checkpoints) implements Event {
 
     public JobStatus {
         Objects.requireNonNull(jobId, "jobId");
@@ -32,5 +34,13 @@ public record JobStatus(
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(updatedAt, "updatedAt");
         history = List.copyOf(history);
+    }
+
+    /** A status without {@code checkpoints}. */
+    public JobStatus(String jobId, String tenant, JobState state, String worker, long lastSeq, long promptTokens,
+                     long completionTokens, FinishReason finishReason, JobError error, List<JobEvent> history,
+                     Instant updatedAt) {
+        this(jobId, tenant, state, worker, lastSeq, promptTokens, completionTokens, finishReason, error, history,
+                updatedAt, null);
     }
 }

@@ -1,5 +1,6 @@
 package dev.lethe.gateway.api;
 
+import dev.lethe.schemas.JobError;
 import java.util.List;
 import org.springframework.http.HttpStatus;
 
@@ -67,6 +68,16 @@ public final class ApiProblem extends RuntimeException {
     public static ApiProblem bodyTooLarge(long limitBytes) {
         return new ApiProblem(HttpStatus.CONTENT_TOO_LARGE, "body-too-large", "Request body too large",
                 "the request body is larger than the limit of " + limitBytes + " bytes", List.of());
+    }
+
+    /**
+     * A valid request that the worker refused before running it, because its model cannot serve it as it is
+     * ({@link JobError#REQUEST_REJECTED}, such as a chat request for a model without a chat template). The
+     * detail starts with the worker's code.
+     */
+    public static ApiProblem rejected(JobError error) {
+        return new ApiProblem(HttpStatus.UNPROCESSABLE_CONTENT, "request-rejected", "Request rejected by the model",
+                error.code() + ": " + error.message(), List.of());
     }
 
     public static ApiProblem jobFailed(String detail) {

@@ -7,6 +7,7 @@ import dev.lethe.gateway.jobs.JobTrack;
 import dev.lethe.gateway.jobs.StreamEvent;
 import dev.lethe.gateway.security.ApiKeyFilter;
 import dev.lethe.gateway.security.StreamLimits;
+import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobRequest;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
@@ -77,6 +78,7 @@ public class CompletionsController {
         return jobs.submit(event, request.model())
                 .onErrorMap(error -> !(error instanceof ApiProblem),
                         error -> ApiProblem.unavailable("the job could not be queued", error))
+                .flatMap(track -> request.stream() ? notRejected(track).thenReturn(track) : Mono.just(track))
                 .map(track -> request.stream()
                         ? ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
                                 .body(stream(track, response, request.includeUsage()))
@@ -97,9 +99,35 @@ public class CompletionsController {
                 .map(result -> response.whole(checked(result)));
     }
 
+    /**
+     * Before a stream's 200 goes out: the worker's first word on the job, so that a request it refuses (a chat
+     * request for a model without a chat template, a prompt longer than the context...) is answered with a 422
+     * problem, as a non-streaming one is, rather than with a stream that fails at once. Waits at most one
+     * heartbeat interval, the silence a stream's heartbeats allow anyway; past that the stream starts, and a
+     * later refusal ends it with an error chunk.
+     */
+    private Mono<Void> notRejected(JobTrack track) {
+        AtomicBoolean ended = new AtomicBoolean();
+        return jobs.events(track, -1)
+                .next()
+                .timeout(properties.streams().heartbeat(), Mono.empty())
+                .doOnCancel(() -> cancelUnlessEnded(track, ended, "client disconnected"))
+                .flatMap(first -> {
+                    JobError refusal = switch (first) {
+                        case StreamEvent.StatusChanged changed -> changed.status().error();
+                        case StreamEvent.Finished finished -> finished.error();
+                        default -> null;
+                    };
+                    return JobError.rejectsRequest(refusal) ? Mono.error(ApiProblem.rejected(refusal)) : Mono.empty();
+                });
+    }
+
     private static JobResult checked(JobResult result) {
         if (result.lost() != null) {
             throw ApiProblem.jobFailed(result.lost());
+        }
+        if (JobError.rejectsRequest(result.finished().error())) {
+            throw ApiProblem.rejected(result.finished().error());
         }
         if (result.finished().error() != null) {
             throw ApiProblem.jobFailed("the job failed: " + result.finished().error().code() + ": "

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.lethe.gateway.jobs.JobResult;
 import dev.lethe.gateway.jobs.JobSnapshot;
 import dev.lethe.gateway.jobs.StreamEvent;
+import dev.lethe.schemas.CheckpointStatus;
 import dev.lethe.schemas.FinishReason;
 import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobEvent;
@@ -22,14 +23,15 @@ public final class JobViews {
 
     /**
      * A job. {@code state} is QUEUED until a worker reports on it; {@code output} and {@code usage} are
-     * there once it ended; {@code recovery} sums its history up: owners, preemptions, resumes, checkpoints.
+     * there once it ended; {@code recovery} sums its history up: owners, preemptions, resumes, checkpoints;
+     * {@code checkpoints} says whether its worker's checkpoints of it are failing (absent until one was tried).
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String object, String model, String state, Long created,
                       @JsonProperty("updated_at") Instant updatedAt, String worker,
                       @JsonProperty("last_seq") long lastSeq,
                       @JsonProperty("finish_reason") String finishReason, OpenAi.OpenAiUsage usage, JobError error,
-                      Output output, List<JobEvent> history, JobRecovery recovery) {
+                      Output output, List<JobEvent> history, JobRecovery recovery, Checkpoints checkpoints) {
 
         public static Job of(JobSnapshot job, JobResult result) {
             JobStatus status = job.status();
@@ -52,7 +54,23 @@ public final class JobViews {
                     status == null ? null : status.error(),
                     output,
                     status == null ? List.of() : status.history(),
-                    JobRecovery.of(status == null ? List.of() : status.history()));
+                    JobRecovery.of(status == null ? List.of() : status.history()),
+                    status == null ? null : Checkpoints.of(status.checkpoints()));
+        }
+    }
+
+    /**
+     * How a running job's checkpoints are going ({@code checkpoints} of {@code lethe.job-status/v1}): {@code OK},
+     * or {@code FAILING} since {@code failing_since}, {@code failures} attempts in a row, the latest for
+     * {@code last_error}. {@code last_checkpoint_seq} is the last token the newest durable checkpoint holds.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Checkpoints(String state, long failures, @JsonProperty("failing_since") Instant failingSince,
+                              @JsonProperty("last_error") String lastError,
+                              @JsonProperty("last_checkpoint_seq") long lastCheckpointSeq) {
+        static Checkpoints of(CheckpointStatus status) {
+            return status == null ? null : new Checkpoints(status.state().name(), status.failures(),
+                    status.failingSince(), status.lastError(), status.lastCheckpointSeq());
         }
     }
 

@@ -1,10 +1,12 @@
 package dev.lethe.gateway.it;
 
 import dev.lethe.schemas.ChatMessage;
+import dev.lethe.schemas.CheckpointStatus;
 import dev.lethe.schemas.Control;
 import dev.lethe.schemas.Event;
 import dev.lethe.schemas.EventCodec;
 import dev.lethe.schemas.FinishReason;
+import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobEvent;
 import dev.lethe.schemas.JobRequest;
 import dev.lethe.schemas.JobState;
@@ -43,11 +45,17 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * encoded by the schemas' codec. The "model" writes token {@code i} as id {@code 1000 + i} with text
  * {@code "w<i> "}, in chunks of {@link #CHUNK} tokens, until {@code maxTokens}; its prompt token count
  * is the number of words of the prompt. A prompt containing {@link #HOLD} makes it write
- * {@link #HELD_TOKENS} tokens and then wait for a CANCEL.
+ * {@link #HELD_TOKENS} tokens and then wait for a CANCEL. A chat request containing {@link #NO_CHAT_TEMPLATE} is
+ * refused as a worker whose model has no chat template refuses it: its stream's only chunk, then FAILED with
+ * {@link JobError#CHAT_NOT_SUPPORTED}.
  */
 final class FakeWorker implements AutoCloseable {
 
     static final String HOLD = "[hold]";
+    static final String NO_CHAT_TEMPLATE = "[plain-model]";
+    /** With {@link #HOLD}: the held job's state says its checkpoints are failing (its store is down). */
+    static final String CHECKPOINTS_FAILING = "[store-down]";
+    static final String STORE_ERROR = "checkpoint store s3://ck/ unreachable: Connection refused";
     static final int CHUNK = 3;
     static final int HELD_TOKENS = 2;
     static final String WORKER = "fake-worker-0";
@@ -144,6 +152,17 @@ final class FakeWorker implements AutoCloseable {
     }
 
     private void start(JobRequest request) {
+        if (request.messages() != null && request.messages().toString().contains(NO_CHAT_TEMPLATE)) {
+            send(Topics.TOKENS, new TokenChunk(request.jobId(), 0, -1, List.of(), "", WORKER, 1, FinishReason.ERROR,
+                    Instant.now()));
+            send(Topics.JOBS, new JobStatus(request.jobId(), request.tenant(), JobState.FAILED, WORKER, -1, 0, 0,
+                    FinishReason.ERROR, new JobError(JobError.CHAT_NOT_SUPPORTED, "model 'plain' cannot run a chat"
+                            + " request: it has no chat template (send a plain prompt instead)"),
+                    List.of(new JobEvent(JobEvent.Type.ACCEPTED, request.createdAt(), WORKER, null),
+                            new JobEvent(JobEvent.Type.FAILED, Instant.now(), WORKER, null)), Instant.now()));
+            producer.flush();
+            return;
+        }
         send(Topics.JOBS, status(request, JobState.QUEUED, -1, null));
         send(Topics.JOBS, status(request, JobState.RUNNING, -1, null));
         boolean hold = (request.prompt() != null ? request.prompt() : request.messages().toString()).contains(HOLD);
@@ -158,7 +177,14 @@ final class FakeWorker implements AutoCloseable {
                     last ? FinishReason.LENGTH : null, Instant.now()));
         }
         if (hold) {
-            send(Topics.JOBS, status(request, JobState.RUNNING, total - 1, null));
+            JobStatus running = status(request, JobState.RUNNING, total - 1, null);
+            if (request.prompt() != null && request.prompt().contains(CHECKPOINTS_FAILING)) {
+                running = new JobStatus(running.jobId(), running.tenant(), running.state(), running.worker(),
+                        running.lastSeq(), running.promptTokens(), running.completionTokens(), null, null,
+                        running.history(), running.updatedAt(), new CheckpointStatus(CheckpointStatus.State.FAILING, 3,
+                                request.createdAt(), STORE_ERROR, 0));
+            }
+            send(Topics.JOBS, running);
             held.put(request.jobId(), request);
         } else {
             send(Topics.JOBS, status(request, JobState.COMPLETED, total - 1, FinishReason.LENGTH));

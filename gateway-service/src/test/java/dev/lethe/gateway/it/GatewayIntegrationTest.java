@@ -364,6 +364,26 @@ class GatewayIntegrationTest {
     }
 
     @Test
+    void aJobsStateSaysWhenItsCheckpointsAreFailing() {
+        String id = submit("key-acme", "{\"prompt\": \"" + FakeWorker.HOLD + FakeWorker.CHECKPOINTS_FAILING
+                + "\", \"max_tokens\": 50}").get("id").stringValue();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        JsonNode job = getJson("/v1/jobs/" + id, "key-acme");
+        while (job.get("checkpoints") == null && System.nanoTime() < deadline) {
+            sleep(50);
+            job = getJson("/v1/jobs/" + id, "key-acme");
+        }
+        assertThat(job.get("state").stringValue()).isEqualTo("RUNNING");
+        assertThat(job.at("/checkpoints/state").stringValue()).isEqualTo("FAILING");
+        assertThat(job.at("/checkpoints/failures").longValue()).isEqualTo(3);
+        assertThat(job.at("/checkpoints/last_error").stringValue()).isEqualTo(FakeWorker.STORE_ERROR);
+        assertThat(job.at("/checkpoints/last_checkpoint_seq").longValue()).isZero();
+        assertThat(job.at("/checkpoints/failing_since").stringValue()).isNotBlank();
+        web.post().uri("/v1/jobs/" + id + "/cancel").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
+                .exchange().expectStatus().isAccepted();
+    }
+
+    @Test
     void anAdministratorPreemptsAnyTenantsJobAndOthersMayNot() {
         JsonNode job = submit("key-acme", "{\"prompt\": \"wait " + FakeWorker.HOLD + "\", \"max_tokens\": 50}");
         String id = job.get("id").stringValue();
@@ -420,6 +440,30 @@ class GatewayIntegrationTest {
                 .exchange(), 405);
         problem(web.get().uri("/v1/nothing-here").header(HttpHeaders.AUTHORIZATION, "Bearer key-acme")
                 .exchange(), 404);
+    }
+
+    @Test
+    void aChatRequestTheModelCannotServeGets422WhetherStreamedOrNot() {
+        for (boolean stream : List.of(false, true)) {
+            JsonNode rejected = problem(post("/v1/chat/completions", "key-acme", """
+                    {"messages": [{"role": "user", "content": "%s hi"}], "stream": %s}"""
+                    .formatted(FakeWorker.NO_CHAT_TEMPLATE, stream)), 422);
+            assertThat(rejected.get("type").stringValue()).isEqualTo("urn:lethe:problem:request-rejected");
+            assertThat(rejected.get("detail").stringValue())
+                    .startsWith("CHAT_NOT_SUPPORTED: ").contains("no chat template");
+            assertThat(rejected.at("/error/type").stringValue()).isEqualTo("request-rejected");
+        }
+        // A refused stream gives its permit back: tenant "hashed" may hold one stream, and gets 422 twice, not 429.
+        for (int i = 0; i < 2; i++) {
+            problem(post("/v1/chat/completions", "key-hashed", """
+                    {"messages": [{"role": "user", "content": "%s"}], "stream": true}"""
+                    .formatted(FakeWorker.NO_CHAT_TEMPLATE)), 422);
+        }
+        // The same request for a model that can chat streams as usual.
+        List<ServerSentEvent<String>> events = post("/v1/chat/completions", "key-hashed", """
+                {"messages": [{"role": "user", "content": "hi"}], "stream": true, "max_tokens": 4}""")
+                .expectStatus().isOk().returnResult(SSE).getResponseBody().collectList().block(WAIT);
+        assertThat(tokenTextOfChat(events)).isEqualTo(FakeWorker.expectedText(4));
     }
 
     @Test
