@@ -11,6 +11,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 
 import java.net.URI;
+import java.time.Duration;
 
 /**
  * How to reach S3 or an S3-compatible server (MinIO, Ceph, S3Proxy...).
@@ -22,10 +23,20 @@ import java.net.URI;
  * @param accessKeyId     with {@code secretAccessKey}, static credentials; {@code null} for the SDK's default
  *                        chain (environment, system properties, profile, container or instance role)
  * @param secretAccessKey the secret of {@code accessKeyId}
+ * @param attemptTimeout  how long one attempt of a call (one part of an upload) may take before the SDK gives it up:
+ *                        a server that hangs then fails a checkpoint in bounded time instead of after the sockets'
+ *                        own timeouts, several times over
  */
-public record S3Settings(URI endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey) {
+public record S3Settings(URI endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey,
+                         Duration attemptTimeout) {
+
+    /** Generous for one part of an upload; a hung server is noticed within it. */
+    public static final Duration DEFAULT_ATTEMPT_TIMEOUT = Duration.ofSeconds(20);
 
     public S3Settings {
+        if (attemptTimeout == null || attemptTimeout.isNegative() || attemptTimeout.isZero()) {
+            throw new IllegalArgumentException("the S3 attempt timeout must be positive, got " + attemptTimeout);
+        }
         if ((accessKeyId == null) != (secretAccessKey == null)) {
             throw new IllegalArgumentException("give both an S3 access key id and its secret, or neither");
         }
@@ -36,12 +47,12 @@ public record S3Settings(URI endpoint, String region, boolean pathStyle, String 
 
     /** AWS S3 in {@code region}, with the default credential chain. */
     public static S3Settings aws(String region) {
-        return new S3Settings(null, region, false, null, null);
+        return new S3Settings(null, region, false, null, null, DEFAULT_ATTEMPT_TIMEOUT);
     }
 
     /** An S3-compatible server at {@code endpoint}, path-style, with static credentials. */
     public static S3Settings compatible(URI endpoint, String accessKeyId, String secretAccessKey) {
-        return new S3Settings(endpoint, null, true, accessKeyId, secretAccessKey);
+        return new S3Settings(endpoint, null, true, accessKeyId, secretAccessKey, DEFAULT_ATTEMPT_TIMEOUT);
     }
 
     /**
@@ -53,7 +64,8 @@ public record S3Settings(URI endpoint, String region, boolean pathStyle, String 
         S3ClientBuilder builder = S3Client.builder()
                 .region(Region.of(region == null ? "us-east-1" : region))
                 .forcePathStyle(pathStyle)
-                .credentialsProvider(credentials());
+                .credentialsProvider(credentials())
+                .overrideConfiguration(c -> c.apiCallAttemptTimeout(attemptTimeout));
         if (endpoint != null) {
             builder.endpointOverride(endpoint)
                     .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
@@ -71,6 +83,7 @@ public record S3Settings(URI endpoint, String region, boolean pathStyle, String 
     @Override
     public String toString() {
         return "S3Settings[endpoint=" + endpoint + ", region=" + region + ", pathStyle=" + pathStyle
-                + ", accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey == null ? null : "***") + "]";
+                + ", accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey == null ? null : "***")
+                + ", attemptTimeout=" + attemptTimeout + "]";
     }
 }

@@ -139,20 +139,22 @@ public record WorkerProperties(
      * @param endpoint        an S3-compatible server (MinIO, Ceph...); blank for AWS
      * @param region          signing region; blank for us-east-1
      * @param accessKeyId     with {@code secretAccessKey}: static credentials; blank for the SDK's default chain
+     * @param attemptTimeout  how long one attempt of an S3 call may take (a hung store fails a checkpoint in bounded time)
      */
     public record S3(@DefaultValue("") String endpoint, @DefaultValue("") String region, @DefaultValue("") String accessKeyId,
-                     @DefaultValue("") String secretAccessKey) {
+                     @DefaultValue("") String secretAccessKey, @DefaultValue("20s") Duration attemptTimeout) {
 
         public S3Settings settings() {
             return new S3Settings(endpoint.isBlank() ? null : URI.create(endpoint), region.isBlank() ? null : region,
                     !endpoint.isBlank(), accessKeyId.isBlank() ? null : accessKeyId,
-                    secretAccessKey.isBlank() ? null : secretAccessKey);
+                    secretAccessKey.isBlank() ? null : secretAccessKey, attemptTimeout);
         }
 
         /** Never prints the secret. */
         @Override
         public String toString() {
-            return "S3[endpoint=" + endpoint + ", region=" + region + ", accessKeyId=" + accessKeyId + "]";
+            return "S3[endpoint=" + endpoint + ", region=" + region + ", accessKeyId=" + accessKeyId
+                    + ", attemptTimeout=" + attemptTimeout + "]";
         }
     }
 

@@ -147,4 +147,34 @@ class S3CheckpointStoreTest extends CheckpointStoreContract {
             assertEquals(CheckpointStoreException.Reason.IO, e.reason());
         }
     }
+
+    @Test
+    void aServerThatHangsFailsAPutWithinTheAttemptTimeouts() throws Exception {
+        // Accepts connections and never answers: without a per-attempt timeout a put would wait for the sockets.
+        try (var silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> held = new CopyOnWriteArrayList<>();
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) held.add(silent.accept());
+                } catch (java.io.IOException closed) {
+                    // the test is over
+                }
+            });
+            URI endpoint = URI.create("http://localhost:" + silent.getLocalPort());
+            var hanging = new S3Settings(endpoint, null, true, S3ProxyServer.ACCESS_KEY, S3ProxyServer.SECRET_KEY,
+                    Duration.ofMillis(300));
+            long start = System.nanoTime();
+            try (var other = new S3CheckpointStore(hanging.newClient(), bucket, PREFIX, S3CheckpointStore.DEFAULT_PART_BYTES, true)) {
+                var e = assertThrows(CheckpointStoreException.class,
+                        () -> other.put("job-hung", "ckpt-1", out -> out.write(new byte[]{1, 2, 3})));
+                assertEquals(CheckpointStoreException.Reason.IO, e.reason());
+            }
+            // The SDK's attempts (4 by default) of 300 ms each plus back-off: seconds, not the sockets' minutes.
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertTrue(took.compareTo(Duration.ofSeconds(30)) < 0, "the put gave up after " + took);
+            silent.close();
+            acceptor.join();
+            for (java.net.Socket socket : held) socket.close();
+        }
+    }
 }
