@@ -35,6 +35,9 @@ final class StreamPublisher implements AutoCloseable {
     private final long flushNanos;
     private final Set<JobStream> streams = ConcurrentHashMap.newKeySet();
     private final Consumer<JobTracker> onEnded;
+    private final int maxBacklog;
+    /** Whether unwritten records reached {@code maxBacklog}: decoding then waits (see {@link #backlogged}). */
+    private volatile boolean backlogged;
 
     // Publisher thread only: records not yet written, in order; final states wait in their own line.
     private final List<ProducerRecord<byte[], byte[]>> backlog = new ArrayList<>();
@@ -49,10 +52,14 @@ final class StreamPublisher implements AutoCloseable {
     private volatile boolean running = true;
     private final Thread thread;
 
-    /** @param onEnded told (on this thread) when a job's final state is written */
+    /**
+     * @param maxBacklog records that may wait unwritten (Kafka down or slow) before {@link #backlogged} says so
+     * @param onEnded    told (on this thread) when a job's final state is written
+     */
     StreamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties.Chunk chunking,
-                    Consumer<JobTracker> onEnded) {
+                    int maxBacklog, Consumer<JobTracker> onEnded) {
         this.events = events;
+        this.maxBacklog = maxBacklog;
         this.onEnded = onEnded;
         this.metrics = metrics;
         this.clock = clock;
@@ -67,6 +74,14 @@ final class StreamPublisher implements AutoCloseable {
 
     boolean alive() {
         return thread.isAlive();
+    }
+
+    /**
+     * Whether so many records wait unwritten that the jobs should produce no more until they are written: the
+     * decode loop holds back meanwhile, so a Kafka outage costs time, not memory without bound.
+     */
+    boolean backlogged() {
+        return backlogged;
     }
 
     /**
@@ -148,6 +163,12 @@ final class StreamPublisher implements AutoCloseable {
         if (write(backlog)) {
             run(afterBacklog);
             if (write(finalStates)) run(afterFinalStates);
+        }
+        boolean over = backlog.size() + finalStates.size() >= maxBacklog;
+        if (over != backlogged) {
+            if (over) log.warn("{} records wait to be written: decoding holds back until Kafka takes them", backlog.size() + finalStates.size());
+            else log.info("the unwritten records are written: decoding goes on");
+            backlogged = over;
         }
     }
 

@@ -91,7 +91,7 @@ class WorkerConfiguration {
     @Bean(destroyMethod = "close")
     DecodeLoop decodeLoop(ContinuousBatchScheduler scheduler, StreamPublisher publisher, OwnedJobs jobs,
                           WorkerProperties properties) {
-        var loop = new DecodeLoop(scheduler, "lethe-decode", properties.minStepTime());
+        var loop = new DecodeLoop(scheduler, "lethe-decode", properties.minStepTime(), publisher::backlogged);
         loop.start();
         return loop;
     }
@@ -128,7 +128,9 @@ class WorkerConfiguration {
     @Bean(destroyMethod = "close")
     StreamPublisher streamPublisher(EventPublisher events, WorkerMetrics metrics, Clock clock, WorkerProperties properties,
                                     ObjectProvider<OwnedJobs> jobs) {
-        var publisher = new StreamPublisher(events, metrics, clock, properties.chunk(), tracker -> jobs.getObject().ended(tracker));
+        var publisher = new StreamPublisher(events, metrics, clock, properties.chunk(), properties.publish().maxBacklog(),
+                tracker -> jobs.getObject().ended(tracker));
+        metrics.watchPublisher(publisher::backlogged);
         publisher.start();
         return publisher;
     }

@@ -80,6 +80,12 @@ final class WorkerMetrics {
                 .description("1 while request consumption is paused because the queue is full").register(registry);
     }
 
+    /** 1 while decoding holds back because records wait unwritten (Kafka down or slow). */
+    void watchPublisher(BooleanSupplier backlogged) {
+        Gauge.builder("lethe.worker.publish.backlogged", () -> backlogged.getAsBoolean() ? 1 : 0)
+                .description("1 while decoding holds back because too many records wait to be written to Kafka").register(registry);
+    }
+
     /** Gauges of checkpointing: the breaker's state, and the owned jobs whose checkpoints are failing. */
     void watchCheckpoints(Supplier<CircuitBreaker.State> circuit, IntSupplier failingJobs) {
         Gauge.builder("lethe.worker.checkpoints.failing.jobs", failingJobs::getAsInt)

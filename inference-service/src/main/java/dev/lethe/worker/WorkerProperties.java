@@ -185,6 +185,8 @@ public record WorkerProperties(
      * @param sendTimeout     how long one attempt waits for the broker's acknowledgement
      * @param failureRate     percentage of failed writes (over the last {@code window}) that opens the circuit
      * @param openFor         how long an open circuit refuses writes before trying again
+     * @param maxBacklog      records that may wait unwritten before decoding holds back (bounds memory while Kafka is
+     *                        down: a record is one chunk of tokens or one status)
      */
     public record Publish(
             @DefaultValue("6") int maxAttempts,
@@ -193,7 +195,12 @@ public record WorkerProperties(
             @DefaultValue("30s") Duration sendTimeout,
             @DefaultValue("50") float failureRate,
             @DefaultValue("10") int window,
-            @DefaultValue("10s") Duration openFor) {}
+            @DefaultValue("10s") Duration openFor,
+            @DefaultValue("20000") int maxBacklog) {
+        public Publish {
+            if (maxBacklog < 1) throw new IllegalArgumentException("lethe.worker.publish.max-backlog must be at least 1, got " + maxBacklog);
+        }
+    }
 
     /** Topics are created at start-up when {@code create} is set (a local set-up); in production they exist already. */
     public record TopicSetup(@DefaultValue("true") boolean create, @DefaultValue("12") int partitions,

@@ -2,6 +2,7 @@ package dev.lethe.engine.scheduler;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The decode thread: runs {@link ContinuousBatchScheduler#step} while there is work and sleeps until a job or a
@@ -9,21 +10,29 @@ import java.util.concurrent.TimeUnit;
  */
 public final class DecodeLoop implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DecodeLoop.class.getName());
+    /** How often a held-back loop looks again: short next to a stall worth holding back for. */
+    private static final long HOLD_POLL_MILLIS = 20;
 
     private final ContinuousBatchScheduler scheduler;
     private final Thread thread;
     private final long minStepNanos;
+    private final BooleanSupplier holdBack;
     private volatile boolean running = true;
     private volatile Throwable lastError;
 
     public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName) {
-        this(scheduler, threadName, Duration.ZERO);
+        this(scheduler, threadName, Duration.ZERO, () -> false);
     }
 
-    /** @param minStepTime each step lasts at least this long (a demonstration's brake for tiny models; zero: none) */
-    public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName, Duration minStepTime) {
+    /**
+     * @param minStepTime each step lasts at least this long (a demonstration's brake for tiny models; zero: none)
+     * @param holdBack    while it answers true no step runs: the jobs' output cannot go anywhere (its writer is
+     *                    behind), and decoding on would only pile it up in memory
+     */
+    public DecodeLoop(ContinuousBatchScheduler scheduler, String threadName, Duration minStepTime, BooleanSupplier holdBack) {
         this.scheduler = scheduler;
         this.minStepNanos = minStepTime.toNanos();
+        this.holdBack = holdBack;
         this.thread = Thread.ofPlatform().name(threadName).unstarted(this::run);
     }
 
@@ -44,6 +53,10 @@ public final class DecodeLoop implements AutoCloseable {
     private void run() {
         while (running) {
             try {
+                if (holdBack.getAsBoolean()) {
+                    Thread.sleep(HOLD_POLL_MILLIS);
+                    continue;
+                }
                 long t0 = System.nanoTime();
                 if (!scheduler.step()) {
                     scheduler.awaitWork(1, TimeUnit.SECONDS);
