@@ -13,7 +13,8 @@ import java.util.List;
  * admitted when the free blocks, less what the running sequences may still grow into, cover its peak: it can
  * never run dry. Otherwise (Lethe) it is admitted when the free blocks cover its prompt plus a watermark of
  * one block per layer for every running sequence; if the pool still runs dry, the most recently admitted
- * sequence is preempted (its blocks returned, the sequence queued first to start over).
+ * sequence is preempted (its blocks returned, the sequence queued first to start over). Blocks that running
+ * sequences are promised (peaks, or prompts still being fed) count as taken.
  */
 final class BatchScheduler {
     private final BlockAllocator pool;
@@ -90,7 +91,9 @@ final class BatchScheduler {
                 for (BatchSequence r : running) reserved += Math.max(0, peakBlocks(r) - r.blocks.heldBlocks());
                 fits = pool.free() - reserved >= peakBlocks(s);
             } else {
-                fits = pool.free() >= blocksFor(s.promptLength()) + (long) layers * running.size();
+                long promised = 0; // prompt blocks the running sequences have yet to take
+                for (BatchSequence r : running) promised += Math.max(0, blocksFor(r.promptLength()) - blocksFor(r.fed));
+                fits = pool.free() - promised >= blocksFor(s.promptLength()) + (long) layers * running.size();
             }
             if (!fits) break;
             waiting.poll();
