@@ -47,7 +47,8 @@ public final class BatchDecoder implements AutoCloseable {
     private final float scale;
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final DeviceBuffer x, xn, xn16, q, att, att16, h, h16, partial, workspace, meta, blockTable, lastToken, chosen,
-            moveIndex, scratch, scoreIndex, scoreStage;
+            scoreIndex, scoreStage;
+    private final PoolCompactor compactor;
     private final Staging[] staging = new Staging[STAGING_RING];
     private int nextStaging;
     private long rounds, roundSlotsBefore, roundSlotsAfter, scoreDownloads;
@@ -92,11 +93,10 @@ public final class BatchDecoder implements AutoCloseable {
         blockTable = buffer((long) maxBatch * layers * maxBlocks * Integer.BYTES);
         lastToken = buffer((long) maxBatch * Integer.BYTES);
         chosen = buffer((long) maxBatch * Integer.BYTES);
-        moveIndex = buffer(2L * MOVE_CHUNK * Integer.BYTES);
-        scratch = buffer((long) MOVE_CHUNK * Math.max(pool.rowBytes(), Float.BYTES));
+        compactor = new PoolCompactor(k, pool, MOVE_CHUNK);
         scoreIndex = buffer((long) this.maxContext * Integer.BYTES);
         scoreStage = floats(this.maxContext);
-        for (int i = 0; i < STAGING_RING; i++) staging[i] = new Staging(Math.max(metaInts, 2 * MOVE_CHUNK));
+        for (int i = 0; i < STAGING_RING; i++) staging[i] = new Staging(metaInts);
     }
 
     private int metaInts() {
@@ -291,25 +291,7 @@ public final class BatchDecoder implements AutoCloseable {
                 s.blocks.compact(l, selection.keep(), moves, pool.allocator());
             }
         }
-        applyMoves(moves);
-    }
-
-    /** Moves pool rows (keys, values, scores) through the scratch area: all sources are read before any target is written. */
-    void applyMoves(SequenceBlocks.RowMoves moves) {
-        for (int start = 0; start < moves.count(); start += MOVE_CHUNK) {
-            int count = Math.min(MOVE_CHUNK, moves.count() - start);
-            Staging st = nextStaging();
-            for (int i = 0; i < count; i++) st.ints.put(moves.from(start + i));
-            for (int i = 0; i < count; i++) st.ints.put(moves.to(start + i));
-            st.send(moveIndex.pointer(), 2 * count);
-            CUdeviceptr from = moveIndex.pointer(), to = moveIndex.at(4L * count);
-            for (DeviceBuffer data : new DeviceBuffer[] {pool.keys(), pool.values(), pool.scores()}) {
-                if (data == null) continue;
-                long rowBytes = data == pool.scores() ? Float.BYTES : pool.rowBytes();
-                k.moveRows(data.pointer(), scratch.pointer(), from, null, count, rowBytes);
-                k.moveRows(scratch.pointer(), data.pointer(), null, to, count, rowBytes);
-            }
-        }
+        compactor.apply(moves);
     }
 
     /** One layer's RASR scores of a sequence, copied back from the pool (waits for queued work). */
@@ -440,6 +422,7 @@ public final class BatchDecoder implements AutoCloseable {
     public void close() {
         model.device().synchronize();
         for (Staging s : staging) if (s != null) s.close();
+        compactor.close();
         owned.forEach(DeviceBuffer::close);
     }
 }

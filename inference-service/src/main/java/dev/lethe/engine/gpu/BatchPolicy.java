@@ -44,6 +44,11 @@ public record BatchPolicy(String name, Supplier<Selector> selectors, float gamma
         return new BatchPolicy("ratio " + ratio, () -> new RatioSelector(layers, ratio, delta, 4, 0.3), gamma, shape::peakLength);
     }
 
+    /** The same policy, admitted by reserving the given peak length (e.g. the full cache's, to rule out preemption). */
+    public BatchPolicy reserving(PeakLength peak) {
+        return new BatchPolicy(name, selectors, gamma, peak);
+    }
+
     boolean prunes() {
         return selectors != null;
     }

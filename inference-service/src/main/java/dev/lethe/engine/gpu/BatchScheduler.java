@@ -117,7 +117,10 @@ final class BatchScheduler {
             long needed = 0;
             for (BatchSequence s : running) needed += s.blocks.blocksForNextAppend();
             if (needed <= pool.free()) break;
-            if (running.isEmpty()) throw new IllegalStateException("no running sequence, yet the pool cannot append");
+            if (running.size() == 1) {
+                throw new IllegalStateException("sequence " + running.getFirst().id() + " alone outgrows the KV pool of "
+                        + pool.capacity() + " blocks");
+            }
             preempt(running.getLast());
         }
         for (BatchSequence s : running) {
