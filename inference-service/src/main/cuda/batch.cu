@@ -211,12 +211,30 @@ __device__ __forceinline__ void qkv_rope_append(const float* partial, int splits
 }
 
 #define MAX_GROUP 8 // query heads per KV head that the paged attention handles
+#define MAX_DIMS_PER_LANE 4 // head dimensions per lane in the value phase: headDim <= 128
+
+__device__ __forceinline__ void load8(const float* p, float (&f)[8]) {
+    float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+    f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+}
+__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&f)[8]) {
+    uint4 raw = *reinterpret_cast<const uint4*>(p);
+    uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        f[2 * j] = __uint_as_float(w[j] << 16);
+        f[2 * j + 1] = __uint_as_float(w[j] & 0xffff0000u);
+    }
+}
 
 // Split attention of one query per sequence over its paged cache for one layer. grid: (kvHeads, B, splits);
 // a block serves the G = heads / kvHeads query heads of one KV head, so each key and value is read once per
-// group. Per (query head, split) it writes the split's max m, sum l of exps and unnormalised output o (as
-// attention_split does), and, if expScores is not null, exp(score - m) of each slot at expScores[b][h][slot]
-// (row stride scoreStride) for the score update. Dynamic shared memory: G * (headDim + slotsPerSplit) floats.
+// group. Scores: a thread per slot (slotsPerSplit <= blockDim), reading its key row with 16-byte loads against
+// the queries in shared memory. Values: each warp takes every warps-th slot, its lanes the head dimensions,
+// and the warps' sums are added at the end. Per (query head, split) it writes the split's max m, sum l of
+// exps and unnormalised output o (as attention_split does), and, if expScores is not null, exp(score - m) of
+// each slot at expScores[b][h][slot] (row stride scoreStride) for the score update.
+// Dynamic shared memory: G * (headDim + slotsPerSplit + warps * headDim) floats. headDim: a multiple of 8, <= 128.
 template <typename KV>
 __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, const KV* values, const int* seqSlot,
                                                 const int* lengths, const int* blockTable, int maxBlocks, int layers, int layer,
@@ -229,33 +247,36 @@ __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, 
     int len = lengths[b * layers + layer];
     int s0 = split * slotsPerSplit, s1 = min(s0 + slotsPerSplit, len);
     int count = max(0, s1 - s0);
-    float* sq = shared;                  // [G][headDim]
-    float* se = shared + G * headDim;    // [G][slotsPerSplit]
-    int seq = seqSlot[b];
-    const int* table = blockTable + ((long long)seq * layers + layer) * maxBlocks;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float* sq = shared;                            // [G][headDim]
+    float* se = sq + G * headDim;                  // [G][slotsPerSplit]
+    float* red = se + G * slotsPerSplit;           // [warps][G][headDim]
+    const int* table = blockTable + ((long long)seqSlot[b] * layers + layer) * maxBlocks;
     for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) sq[i] = q[(long long)b * heads * headDim + kvh * G * headDim + i];
     __syncthreads();
 
-    for (int s = s0 + warp; s < s1; s += warps) {
+    if (threadIdx.x < count) {
+        int s = s0 + threadIdx.x;
         long long row = (long long)table[s / blockSize] * blockSize + s % blockSize;
         const KV* k = keys + row * kvDim + kvh * headDim;
         float d[MAX_GROUP];
 #pragma unroll
         for (int g = 0; g < MAX_GROUP; g++) d[g] = 0.f;
-        for (int i = lane; i < headDim; i += 32) {
-            float kv = to_float(k[i]);
+        for (int i = 0; i < headDim; i += 8) {
+            float kv[8];
+            load8(k + i, kv);
 #pragma unroll
             for (int g = 0; g < MAX_GROUP; g++) {
-                if (g < G) d[g] += sq[g * headDim + i] * kv;
+                if (g < G) {
+                    const float* qg = sq + g * headDim + i;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) d[g] += qg[j] * kv[j];
+                }
             }
         }
 #pragma unroll
         for (int g = 0; g < MAX_GROUP; g++) {
-            if (g < G) {
-                float v = warp_sum(d[g]) * scale;
-                if (lane == 0) se[g * slotsPerSplit + s - s0] = v;
-            }
+            if (g < G) se[g * slotsPerSplit + threadIdx.x] = d[g] * scale;
         }
     }
     __syncthreads();
@@ -283,23 +304,49 @@ __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, 
     }
     __syncthreads();
 
-    for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
-        float acc[MAX_GROUP];
+    float acc[MAX_GROUP][MAX_DIMS_PER_LANE];
 #pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) acc[g] = 0.f;
-#pragma unroll 4
-        for (int s = s0; s < s1; s++) {
-            long long row = (long long)table[s / blockSize] * blockSize + s % blockSize;
-            float v = to_float(values[row * kvDim + kvh * headDim + i]);
+    for (int g = 0; g < MAX_GROUP; g++) {
 #pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) {
-                if (g < G) acc[g] += se[g * slotsPerSplit + s - s0] * v;
+        for (int j = 0; j < MAX_DIMS_PER_LANE; j++) acc[g][j] = 0.f;
+    }
+#pragma unroll 2
+    for (int t = warp; t < count; t += warps) {
+        int s = s0 + t;
+        long long row = (long long)table[s / blockSize] * blockSize + s % blockSize;
+        const KV* v = values + row * kvDim + kvh * headDim;
+        float vv[MAX_DIMS_PER_LANE];
+#pragma unroll
+        for (int j = 0; j < MAX_DIMS_PER_LANE; j++) {
+            int i = lane + 32 * j;
+            vv[j] = i < headDim ? to_float(v[i]) : 0.f;
+        }
+#pragma unroll
+        for (int g = 0; g < MAX_GROUP; g++) {
+            if (g < G) {
+                float p = se[g * slotsPerSplit + t];
+#pragma unroll
+                for (int j = 0; j < MAX_DIMS_PER_LANE; j++) acc[g][j] += p * vv[j];
             }
         }
-        for (int g = 0; g < G; g++) {
-            long long pair = (long long)b * heads + kvh * G + g;
-            partialOut[(pair * splits + split) * headDim + i] = acc[g];
+    }
+#pragma unroll
+    for (int g = 0; g < MAX_GROUP; g++) {
+        if (g < G) {
+#pragma unroll
+            for (int j = 0; j < MAX_DIMS_PER_LANE; j++) {
+                int i = lane + 32 * j;
+                if (i < headDim) red[(warp * G + g) * headDim + i] = acc[g][j];
+            }
         }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < G * headDim; e += blockDim.x) {
+        int g = e / headDim, i = e % headDim;
+        float o = 0.f;
+        for (int w = 0; w < warps; w++) o += red[(w * G + g) * headDim + i];
+        long long pair = (long long)b * heads + kvh * G + g;
+        partialOut[(pair * splits + split) * headDim + i] = o;
     }
 }
 

@@ -111,12 +111,15 @@ final class BatchKernels {
                 pool.blockSize(), inverseFrequency, neox ? 1 : 0);
     }
 
+    /** Threads of a paged attention block, and so the most slots it reduces (a thread per slot for the scores). */
+    private static final int ATTENTION_THREADS = 128;
+
     /** Slots one attention block reduces: the grid's third dimension is ceil(max length / this). */
     static int slotsPerSplit(int maxLength, int n, int kvHeads) {
         int pairs = n * kvHeads;
         int wanted = Math.max(1, (4 * 132 + pairs - 1) / pairs);
         int per = (maxLength + wanted - 1) / wanted;
-        return Math.clamp(per, 32, 256);
+        return Math.clamp(per, 32, ATTENTION_THREADS);
     }
 
     /** Bytes of the attention workspace for n sequences of at most maxLength slots (scores included if asked). */
@@ -136,6 +139,9 @@ final class BatchKernels {
         if (group * kvHeads != heads || group > 8) {
             throw new IllegalArgumentException(heads + " query heads over " + kvHeads + " KV heads: the paged attention takes groups of 1..8");
         }
+        if (headDim % 8 != 0 || headDim > 128) {
+            throw new IllegalArgumentException("head size " + headDim + ": the paged attention takes multiples of 8 up to 128");
+        }
         if (maxLength > scoreStride) throw new IllegalArgumentException("length " + maxLength + " over the score stride " + scoreStride);
         int per = slotsPerSplit(maxLength, n, kvHeads);
         int splits = (maxLength + per - 1) / per;
@@ -148,8 +154,8 @@ final class BatchKernels {
         CUdeviceptr partialSum = workspace.at(partials * (headDim + 1) * Float.BYTES);
         CUdeviceptr expScores = scoring ? workspace.at(partials * (headDim + 2) * Float.BYTES) : null;
         PagedKvPool pool = p.pool();
-        kernels.launch3d(pool.type() == GgmlType.BF16 ? attentionBf16 : attentionF32, kvHeads, n, splits, 128,
-                group * (headDim + per) * Float.BYTES,
+        kernels.launch3d(pool.type() == GgmlType.BF16 ? attentionBf16 : attentionF32, kvHeads, n, splits, ATTENTION_THREADS,
+                group * (headDim + per + ATTENTION_THREADS / 32 * headDim) * Float.BYTES,
                 q, pool.keys().pointer(), pool.values().pointer(), p.seqSlot(), p.lengths(), p.blockTable(), p.maxBlocks(),
                 p.layers(), layer, heads, kvHeads, headDim, pool.blockSize(), scale, per, partialOut, partialMax, partialSum,
                 expScores, scoreStride);

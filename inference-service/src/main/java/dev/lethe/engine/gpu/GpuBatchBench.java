@@ -26,7 +26,8 @@ import jcuda.driver.CUevent;
  *     for the full cache, Lethe, and fixed retention ratios.
  * </ol>
  * Usage: {@code GpuBatchBench [--prompt 512] [--tokens 8192] [--pool-gb 24] [--max-batch 128] [--layers 32]
- * [--ratios 0.5,0.25] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes]}
+ * [--ratios 0.25,0.5] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes] [--deadline-s S]}
+ * ({@code --deadline-s}: no budget run starts once the benchmark has run this long, to fit a time-limited machine.)
  */
 public final class GpuBatchBench {
     private GpuBatchBench() {}
@@ -36,7 +37,8 @@ public final class GpuBatchBench {
     public static void main(String[] args) {
         int prompt = 512, tokens = 8192, maxBatch = 128, layers = 32, peerTokens = 256;
         double poolGb = 24;
-        double[] ratios = {0.5, 0.25};
+        double[] ratios = {0.25, 0.5};
+        double deadline = Double.MAX_VALUE;
         int[] peerBatches = {16, 64};
         boolean budget = true, peerShapes = true;
         for (int i = 0; i < args.length; i++) {
@@ -51,9 +53,11 @@ public final class GpuBatchBench {
                 case "--peer-tokens" -> peerTokens = Integer.parseInt(args[++i]);
                 case "--skip-budget" -> budget = false;
                 case "--skip-peer-shapes" -> peerShapes = false;
+                case "--deadline-s" -> deadline = Double.parseDouble(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
+        long benchStart = System.nanoTime();
         try (GpuDevice device = GpuDevice.open(0)) {
             System.out.printf(Locale.ROOT, "device: %s, %.1f GiB%n", device.name(), device.totalMemory() / (double) (1L << 30));
             double copy = GpuBench.copyBandwidth(device, 2L << 30);
@@ -78,7 +82,7 @@ public final class GpuBatchBench {
                     System.out.printf(Locale.ROOT, "%6s %12s %12s %10s%n", "batch", "decode tok/s", "ms/step", "steps");
                     for (int b : peerBatches) peerShape(device, model, b, prompt, peerTokens);
                 }
-                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios);
+                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline);
             }
         }
     }
@@ -140,7 +144,8 @@ public final class GpuBatchBench {
         }
     }
 
-    private static void budgetRuns(GpuDevice device, BatchModel model, int prompt, int tokens, double poolGb, int maxBatch, double[] ratios) {
+    private static void budgetRuns(GpuDevice device, BatchModel model, int prompt, int tokens, double poolGb, int maxBatch, double[] ratios,
+                                   long benchStart, double deadline) {
         ModelConfig c = model.config();
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
         try (PagedKvPool pool = PagedKvPool.ofBytes(layout, GgmlType.BF16, BLOCK, (long) (poolGb * 1e9), true);
@@ -152,13 +157,19 @@ public final class GpuBatchBench {
             List<BatchPolicy> policies = new ArrayList<>();
             BatchPolicy full = BatchPolicy.full();
             policies.add(full);
+            policies.add(BatchPolicy.ratio(ratios[0], 256, c.layers(), 0.95f));
             policies.add(BatchPolicy.lethe(PolicySpec.of("lethe"), layout).reserving(full.peakLength()));
-            for (double r : ratios) policies.add(BatchPolicy.ratio(r, 256, c.layers(), 0.95f));
+            for (int i = 1; i < ratios.length; i++) policies.add(BatchPolicy.ratio(ratios[i], 256, c.layers(), 0.95f));
             decoder.run(requests(2, 8, 4, c.vocabularySize(), 3), full, null); // warm-up
             System.out.printf(Locale.ROOT, "%-34s %6s %7s %9s %8s %9s %7s %11s %8s %8s%n", "policy", "seqs", "steps", "generated", "seconds",
                     "tok/s", "x full", "peak blocks", "rounds", "kept");
             double fullRate = 0;
             for (BatchPolicy policy : policies) {
+                double elapsed = (System.nanoTime() - benchStart) / 1e9;
+                if (elapsed > deadline) {
+                    System.out.printf(Locale.ROOT, "%-34s not run: %.0f s into the benchmark, past --deadline-s%n", abbreviate(policy.name()), elapsed);
+                    continue;
+                }
                 int peak = policy.peakLength().of(prompt, tokens);
                 int peakBlocks = c.layers() * ((peak + BLOCK - 1) / BLOCK);
                 int concurrent = Math.min(maxBatch, pool.blocks() / peakBlocks);
