@@ -26,7 +26,8 @@ import jcuda.driver.CUevent;
  *     for the full cache, Lethe, and fixed retention ratios.
  * </ol>
  * Usage: {@code GpuBatchBench [--prompt 512] [--tokens 8192] [--pool-gb 24] [--max-batch 128] [--layers 32]
- * [--ratios 0.25,0.5] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes] [--deadline-s S]}
+ * [--ratios 0.25,0.5] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes] [--deadline-s S]
+ * [--policies full,ratio,lethe]}
  * ({@code --deadline-s}: no budget run starts once the benchmark has run this long, to fit a time-limited machine.)
  */
 public final class GpuBatchBench {
@@ -39,6 +40,7 @@ public final class GpuBatchBench {
         double poolGb = 24;
         double[] ratios = {0.25, 0.5};
         double deadline = Double.MAX_VALUE;
+        List<String> only = List.of("full", "ratio", "lethe");
         int[] peerBatches = {16, 64};
         boolean budget = true, peerShapes = true;
         for (int i = 0; i < args.length; i++) {
@@ -54,6 +56,7 @@ public final class GpuBatchBench {
                 case "--skip-budget" -> budget = false;
                 case "--skip-peer-shapes" -> peerShapes = false;
                 case "--deadline-s" -> deadline = Double.parseDouble(args[++i]);
+                case "--policies" -> only = List.of(args[++i].split(","));
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -82,7 +85,7 @@ public final class GpuBatchBench {
                     System.out.printf(Locale.ROOT, "%6s %12s %12s %10s%n", "batch", "decode tok/s", "ms/step", "steps");
                     for (int b : peerBatches) peerShape(device, model, b, prompt, peerTokens);
                 }
-                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline);
+                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline, only);
             }
         }
     }
@@ -145,7 +148,7 @@ public final class GpuBatchBench {
     }
 
     private static void budgetRuns(GpuDevice device, BatchModel model, int prompt, int tokens, double poolGb, int maxBatch, double[] ratios,
-                                   long benchStart, double deadline) {
+                                   long benchStart, double deadline, List<String> only) {
         ModelConfig c = model.config();
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
         try (PagedKvPool pool = PagedKvPool.ofBytes(layout, GgmlType.BF16, BLOCK, (long) (poolGb * 1e9), true);
@@ -164,6 +167,7 @@ public final class GpuBatchBench {
             System.out.printf(Locale.ROOT, "%-34s %6s %7s %9s %8s %9s %7s %11s %8s %8s%n", "policy", "seqs", "steps", "generated", "seconds",
                     "tok/s", "x full", "peak blocks", "rounds", "kept");
             double fullRate = 0;
+            policies.removeIf(p -> !only.contains(p.name().startsWith("lethe") ? "lethe" : p.name().split(" ")[0]));
             for (BatchPolicy policy : policies) {
                 double elapsed = (System.nanoTime() - benchStart) / 1e9;
                 if (elapsed > deadline) {
