@@ -51,7 +51,7 @@ public final class BatchDecoder implements AutoCloseable {
     private final PoolCompactor compactor;
     private final Staging[] staging = new Staging[STAGING_RING];
     private int nextStaging;
-    private long rounds, roundSlotsBefore, roundSlotsAfter, scoreDownloads;
+    private long rounds, roundSlotsBefore, roundSlotsAfter;
 
     /**
      * @param maxBatch   sequences per step, at most {@link BatchKernels#MAX_ROWS}
@@ -304,7 +304,6 @@ public final class BatchDecoder implements AutoCloseable {
         scoreIndex.upload(rows, len);
         k.moveRows(pool.scores().pointer(), scoreStage.pointer(), scoreIndex.pointer(), null, len, Float.BYTES);
         scoreStage.download(out, 0, len, 0);
-        scoreDownloads++;
         return out;
     }
 

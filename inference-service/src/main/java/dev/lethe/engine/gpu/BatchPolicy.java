@@ -21,7 +21,7 @@ import java.util.function.Supplier;
  */
 public record BatchPolicy(String name, Supplier<Selector> selectors, float gamma, PeakLength peakLength) {
 
-    /** The largest per-layer length of a sequence, or a negative number if unknown. */
+    /** The largest per-layer length a sequence of (prompt, generated) tokens reaches. */
     public interface PeakLength {
         int of(int prompt, int generated);
     }

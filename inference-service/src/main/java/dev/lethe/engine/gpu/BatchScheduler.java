@@ -100,7 +100,6 @@ final class BatchScheduler {
             s.slot = freeSlots.poll();
             s.blocks = new SequenceBlocks(layers, blockSize, maxBlocks);
             s.selector = policy.prunes() ? policy.selectors().get() : null;
-            s.admittedAt = steps;
             running.add(s);
             admitted++;
         }

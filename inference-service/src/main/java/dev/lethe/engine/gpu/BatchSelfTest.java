@@ -113,7 +113,7 @@ final class BatchSelfTest {
                     }
                 }
                 checks.add(compare(String.format(Locale.ROOT, "batched product %s %dx%d rows %d", type, rows, cols, n), got, ref, 1e-5,
-                        (tc ? "tensor cores, " + splits + " splits" : "matrix-vector path") + ", bf16 inputs in the reference too"));
+                        tc ? "tensor cores, " + splits + " splits, bf16 inputs in the reference too" : "matrix-vector path, f32 inputs"));
             }
         }
     }

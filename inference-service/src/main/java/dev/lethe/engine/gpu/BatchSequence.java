@@ -19,7 +19,6 @@ public final class BatchSequence implements SequenceView {
     Selector selector;
     int fed;
     int generated;
-    long admittedAt;
     int preemptions;
     long wastedTokens;
 
