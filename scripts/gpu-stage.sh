@@ -13,11 +13,11 @@ jre="$(dirname "$dir")/jre"
 [ -x "$jre/bin/java" ] || "$shared/tools/gpu-jre.sh" "$jre"
 rm -rf "$dir"; mkdir -p "$dir/lib" "$dir/data/models" "$dir/data/golden"
 (cd "$root/inference-service/target/classes" && "$JAVA_HOME/bin/jar" cf "$dir/lib/inference-service.jar" .)
+# the engine needs only lethe-cache and JCuda (no Spring or Kafka): the carried folder stays a few MB
 for j in "$root/inference-service/target/lib/"*.jar; do
   case "$(basename "$j")" in
     jcuda-natives-*) cp "$(dirname "$dir")/jcuda-natives-slim.jar" "$dir/lib/" ;;
-    jfreechart-*) ;; # charts are not drawn on the GPU machine
-    *) cp "$j" "$dir/lib/" ;;
+    jcuda-*|lethe-cache-*) cp "$j" "$dir/lib/" ;;
   esac
 done
 cp "$shared/models/stories260K.gguf" "$dir/data/models/"

@@ -28,7 +28,7 @@ import jcuda.driver.JCudaDriver;
  * Use from one thread at a time.
  */
 public final class GpuDevice implements AutoCloseable {
-    static final String[] MODULES = {"elementwise", "matvec", "attention", "sampling"};
+    static final String[] MODULES = {"elementwise", "matvec", "attention", "sampling", "batch"};
 
     private final CUdevice device;
     private final String name;

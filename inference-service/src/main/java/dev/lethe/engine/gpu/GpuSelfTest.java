@@ -74,7 +74,9 @@ public final class GpuSelfTest {
             System.out.printf(Locale.ROOT, "device: %s, %.1f GiB; random seed %d%n", device.name(), device.totalMemory() / (double) (1L << 30), seed);
             GpuSelfTest test = new GpuSelfTest(device, seed);
             test.kernelChecks();
-            if (modelPath != null) new ModelParity(device, modelPath, goldenPath, test.checks).run();
+            BatchSelfTest batch = new BatchSelfTest(device, test.random, test.checks);
+            batch.kernelChecks();
+            if (modelPath != null) new ModelParity(device, modelPath, goldenPath, test.checks, batch).run();
             passed = test.printTable();
         }
         System.exit(passed ? 0 : 1);
@@ -385,7 +387,7 @@ public final class GpuSelfTest {
     }
 
     /** The GPU forward pass against the CPU engine on a real model. */
-    private record ModelParity(GpuDevice device, Path modelPath, Path goldenPath, List<Check> checks) {
+    private record ModelParity(GpuDevice device, Path modelPath, Path goldenPath, List<Check> checks, BatchSelfTest batch) {
         static final int STEPS = 128;
 
         void run() throws Exception {
@@ -415,6 +417,7 @@ public final class GpuSelfTest {
                 }
                 prefill(model, gpu, cpuFull);
                 lethe(model, gpu, bos);
+                batch.modelChecks(model, gpu);
             }
         }
 

@@ -27,6 +27,7 @@ final class Kernels {
     private final CUfunction embedding, rmsnorm, rope, swiglu, add, addBias, fillBf16, fillF32, copy16;
     private final Map<GgmlType, CUfunction> matvec = new EnumMap<>(GgmlType.class), matvecSingle = new EnumMap<>(GgmlType.class);
     private final CUfunction attentionSplit, attentionCombine, gatherRows, argmax, softmax;
+    private final BatchKernels batch;
     /** Attention splits the slots of each (query, head) pair into at most this many parts... */
     static final int ATTENTION_MAX_SPLITS = 64;
     /** ... of at least this many slots, aiming at a few blocks per multiprocessor. */
@@ -54,15 +55,20 @@ final class Kernels {
         gatherRows = function(a, "gather_rows");
         argmax = function(s, "argmax");
         softmax = function(s, "softmax");
+        batch = new BatchKernels(this, modules.get("batch"));
     }
 
-    private static CUfunction function(CUmodule module, String name) {
+    /** The kernels of batched decoding over the paged KV pool. */
+    BatchKernels batch() {
+        return batch;
+    }
+
+    static CUfunction function(CUmodule module, String name) {
         CUfunction f = new CUfunction();
         cuModuleGetFunction(f, module, name);
         return f;
     }
 
-    /** Launches with kernel arguments boxed as CUdeviceptr, Integer, Long (long long) or Float. */
     /** Kernel launches queued so far (for the benchmark's per-step count). */
     private long launches;
 
@@ -70,10 +76,17 @@ final class Kernels {
         return launches;
     }
 
-    private void launch(CUfunction f, int gridX, int gridY, int threads, int sharedBytes, Object... args) {
-        launches++;
-        cuLaunchKernel(f, gridX, gridY, 1, threads, 1, 1, sharedBytes, null, Pointer.to(params(args)), null);
+    /** Launches with kernel arguments boxed as CUdeviceptr, Integer, Long (long long), Float, Double or null (a null pointer). */
+    void launch(CUfunction f, int gridX, int gridY, int threads, int sharedBytes, Object... args) {
+        launch3d(f, gridX, gridY, 1, threads, sharedBytes, args);
     }
+
+    void launch3d(CUfunction f, int gridX, int gridY, int gridZ, int threads, int sharedBytes, Object... args) {
+        launches++;
+        cuLaunchKernel(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, null, Pointer.to(params(args)), null);
+    }
+
+    private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private static Pointer[] params(Object... args) {
         Pointer[] params = new Pointer[args.length];
@@ -83,13 +96,14 @@ final class Kernels {
                 case Integer v -> Pointer.to(new int[] {v});
                 case Long v -> Pointer.to(new long[] {v});
                 case Float v -> Pointer.to(new float[] {v});
+                case null -> Pointer.to(NULL);
                 default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
             };
         }
         return params;
     }
 
-    private static int blocks(long count, int threads) {
+    static int blocks(long count, int threads) {
         return (int) Math.min(GRID_STRIDE_BLOCKS, (count + threads - 1) / threads);
     }
 

@@ -1,0 +1,186 @@
+package dev.lethe.engine.gpu;
+
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+
+import dev.lethe.engine.gguf.GgmlType;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+
+/**
+ * Launchers for {@code src/main/cuda/batch.cu}: the kernels of a batched decode step over the paged KV pool.
+ * Products write split-K partial sums {@code [splits][nPad][rows]}; the kernel after each product reduces them.
+ */
+final class BatchKernels {
+    /** Rows of X one tensor-core launch multiplies: 16 per fragment column, at most 8 of them. */
+    static final int MAX_ROWS = 128;
+    private static final int TC_M = 128, TC_K = 64, TC_LDS = 72, TC_STAGES = 3;
+    /** Split-K aims at this many blocks (two resident per multiprocessor on 132 of them)... */
+    private static final int TC_TARGET_BLOCKS = 2 * 132;
+    /** ...with at least this many 64-column chunks per split. */
+    private static final int TC_MIN_CHUNKS = 4;
+
+    private final Kernels kernels;
+    private final CUfunction[] gemm = new CUfunction[MAX_ROWS / 16 + 1];
+    private final CUfunction residualNorm, swigluReduce, qkvF32, qkvBf16, attentionF32, attentionBf16, attentionFinish,
+            embedding, argmaxRows, moveRows, scatterInts;
+
+    BatchKernels(Kernels kernels, CUmodule m) {
+        this.kernels = kernels;
+        for (int nt = 1; nt < gemm.length; nt++) {
+            gemm[nt] = Kernels.function(m, "gemm_bf16_tc_" + nt);
+            cuFuncSetAttribute(gemm[nt], CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, gemmSharedBytes(nt));
+        }
+        residualNorm = Kernels.function(m, "residual_norm");
+        swigluReduce = Kernels.function(m, "swiglu_reduce");
+        qkvF32 = Kernels.function(m, "qkv_rope_append_f32");
+        qkvBf16 = Kernels.function(m, "qkv_rope_append_bf16");
+        attentionF32 = Kernels.function(m, "attention_paged_f32");
+        attentionBf16 = Kernels.function(m, "attention_paged_bf16");
+        attentionFinish = Kernels.function(m, "attention_paged_finish");
+        embedding = Kernels.function(m, "embedding_batch");
+        argmaxRows = Kernels.function(m, "argmax_rows");
+        moveRows = Kernels.function(m, "move_rows");
+        scatterInts = Kernels.function(m, "scatter_ints");
+    }
+
+    private static int gemmSharedBytes(int nt) {
+        return TC_STAGES * (TC_M + 16 * nt) * TC_LDS * 2;
+    }
+
+    /** Whether {@link #gemm} runs this matrix on the tensor cores (else on the matrix-vector kernels). */
+    static boolean tensorCores(DeviceMatrix w) {
+        return w.type() == GgmlType.BF16 && w.rows() % TC_M == 0 && w.cols() % TC_K == 0;
+    }
+
+    /** Split-K parts {@link #gemm} uses for this matrix: enough blocks to fill the device. */
+    static int splits(DeviceMatrix w) {
+        if (!tensorCores(w)) return 1;
+        int tiles = w.rows() / TC_M, chunks = w.cols() / TC_K;
+        int wanted = Math.max(1, (TC_TARGET_BLOCKS + tiles - 1) / tiles);
+        int splits = Math.clamp(Math.min(wanted, chunks / TC_MIN_CHUNKS), 1, chunks);
+        int perSplit = (chunks + splits - 1) / splits;
+        return (chunks + perSplit - 1) / perSplit;
+    }
+
+    /** Rows of X padded to the tensor cores' 16. */
+    static int padded(int n) {
+        return (n + 15) / 16 * 16;
+    }
+
+    /**
+     * partial[s][b][r] for the n rows of X: BF16 weights on the tensor cores from the bf16 copy {@code x16} of
+     * the input, other weights through the matrix-vector kernels from the f32 input {@code x32} (one split).
+     * Returns the number of splits written. n at most {@link #MAX_ROWS}.
+     */
+    int gemm(DeviceMatrix w, CUdeviceptr x32, CUdeviceptr x16, CUdeviceptr partial, int n) {
+        if (n < 1 || n > MAX_ROWS) throw new IllegalArgumentException("batched product of " + n + " rows; 1.." + MAX_ROWS + " allowed");
+        if (!tensorCores(w)) {
+            kernels.matVec(w, x32, partial, n);
+            return 1;
+        }
+        int splits = splits(w);
+        int chunks = w.cols() / TC_K, perSplit = (chunks + splits - 1) / splits;
+        int nt = padded(n) / 16;
+        kernels.launch(gemm[nt], w.rows() / TC_M, splits, 256, gemmSharedBytes(nt),
+                w.data().pointer(), x16, partial, w.rows(), w.cols(), n, perSplit);
+        return splits;
+    }
+
+    /** x[b] += reduced partial (none if partial is null); xn = rmsnorm(x) * weight as f32 and bf16. */
+    void residualNorm(CUdeviceptr partial, int splits, int nPad, CUdeviceptr x, CUdeviceptr weight, CUdeviceptr xn,
+                      CUdeviceptr xn16, int n, int dim, float eps) {
+        kernels.launch(residualNorm, n, 1, Math.min(1024, Math.max(32, Integer.highestOneBit(dim))), 0,
+                partial, splits, nPad, x, weight, xn, xn16, dim, eps);
+    }
+
+    void swigluReduce(CUdeviceptr partial, int splits, int nPad, int ffn, CUdeviceptr h, CUdeviceptr h16, int n) {
+        kernels.launch(swigluReduce, Kernels.blocks((long) n * ffn, 256), 1, 256, 0, partial, splits, nPad, ffn, h, h16, n);
+    }
+
+    /** Where the paged pool and its block table are, and how they are laid out, for one layer's launches. */
+    record Paged(PagedKvPool pool, CUdeviceptr seqSlot, CUdeviceptr lengths, CUdeviceptr blockTable, int maxBlocks, int layers) {}
+
+    void qkvRopeAppend(CUdeviceptr partial, int splits, int nPad, CUdeviceptr q, Paged p, CUdeviceptr positions, int layer, int n,
+                       int heads, int kvHeads, int headDim, CUdeviceptr inverseFrequency, boolean neox) {
+        PagedKvPool pool = p.pool();
+        kernels.launch(pool.type() == GgmlType.BF16 ? qkvBf16 : qkvF32, n, heads + kvHeads, Math.max(32, Math.min(128, headDim / 2)), 0,
+                partial, splits, nPad, q, pool.keys().pointer(), pool.values().pointer(), pool.scoresOrNull(), p.seqSlot(),
+                positions, p.lengths(), p.blockTable(), p.maxBlocks(), p.layers(), layer, heads, kvHeads, headDim,
+                pool.blockSize(), inverseFrequency, neox ? 1 : 0);
+    }
+
+    /** Threads of a paged attention block, and so the most slots it reduces (a thread per slot for the scores). */
+    private static final int ATTENTION_THREADS = 128;
+
+    /** Slots one attention block reduces: the grid's third dimension is ceil(max length / this). */
+    static int slotsPerSplit(int maxLength, int n, int kvHeads) {
+        int pairs = n * kvHeads;
+        int wanted = Math.max(1, (4 * 132 + pairs - 1) / pairs);
+        int per = (maxLength + wanted - 1) / wanted;
+        return Math.clamp(per, 32, ATTENTION_THREADS);
+    }
+
+    /** Bytes of the attention workspace for n sequences of at most maxLength slots (scores included if asked). */
+    static long attentionWorkspaceBytes(int n, int heads, int headDim, int maxLength, boolean scores) {
+        int splits = (maxLength + 31) / 32;
+        long partials = (long) n * heads * splits * (headDim + 2);
+        return (partials + (scores ? (long) n * heads * maxLength : 0)) * Float.BYTES;
+    }
+
+    /**
+     * Attention of one query per sequence (q [n][heads*headDim]) over its paged cache of the given layer: out
+     * (f32 and bf16). With gamma >= 0 the pool's scores are updated too: S = gamma*S + attention summed over heads.
+     */
+    void attention(CUdeviceptr q, Paged p, int layer, int n, int maxLength, int heads, int kvHeads, int headDim, float scale,
+                   DeviceBuffer workspace, int scoreStride, CUdeviceptr out, CUdeviceptr out16, float gamma) {
+        int group = heads / kvHeads;
+        if (group * kvHeads != heads || group > 8) {
+            throw new IllegalArgumentException(heads + " query heads over " + kvHeads + " KV heads: the paged attention takes groups of 1..8");
+        }
+        if (headDim % 8 != 0 || headDim > 128) {
+            throw new IllegalArgumentException("head size " + headDim + ": the paged attention takes multiples of 8 up to 128");
+        }
+        if (maxLength > scoreStride) throw new IllegalArgumentException("length " + maxLength + " over the score stride " + scoreStride);
+        int per = slotsPerSplit(maxLength, n, kvHeads);
+        int splits = (maxLength + per - 1) / per;
+        boolean scoring = gamma >= 0;
+        long partials = (long) n * heads * splits;
+        long needed = (partials * (headDim + 2) + (scoring ? (long) n * heads * scoreStride : 0)) * Float.BYTES;
+        if (workspace.bytes() < needed) throw new IllegalArgumentException("attention workspace of " + workspace.bytes() + " bytes, " + needed + " needed");
+        CUdeviceptr partialOut = workspace.pointer();
+        CUdeviceptr partialMax = workspace.at(partials * headDim * Float.BYTES);
+        CUdeviceptr partialSum = workspace.at(partials * (headDim + 1) * Float.BYTES);
+        CUdeviceptr expScores = scoring ? workspace.at(partials * (headDim + 2) * Float.BYTES) : null;
+        PagedKvPool pool = p.pool();
+        kernels.launch3d(pool.type() == GgmlType.BF16 ? attentionBf16 : attentionF32, kvHeads, n, splits, ATTENTION_THREADS,
+                group * (headDim + per + ATTENTION_THREADS / 32 * headDim) * Float.BYTES,
+                q, pool.keys().pointer(), pool.values().pointer(), p.seqSlot(), p.lengths(), p.blockTable(), p.maxBlocks(),
+                p.layers(), layer, heads, kvHeads, headDim, pool.blockSize(), scale, per, partialOut, partialMax, partialSum,
+                expScores, scoreStride);
+        kernels.launch(attentionFinish, n, heads + (scoring ? splits : 0), 128, 0,
+                partialOut, partialMax, partialSum, out, out16, expScores, scoreStride, scoring ? pool.scoresOrNull() : null,
+                gamma, p.seqSlot(), p.lengths(), p.blockTable(), p.maxBlocks(), p.layers(), layer, heads, headDim,
+                pool.blockSize(), splits, per);
+    }
+
+    void embedding(DeviceMatrix table, CUdeviceptr inputTokens, CUdeviceptr seqSlot, CUdeviceptr lastToken, CUdeviceptr x, int n) {
+        kernels.launch(embedding, n, 1, 256, 0, table.data().pointer(), table.type().id(), inputTokens, seqSlot, lastToken, x, table.cols());
+    }
+
+    void argmaxRows(CUdeviceptr logits, int vocab, int n, CUdeviceptr seqSlot, CUdeviceptr lastToken, CUdeviceptr chosen) {
+        kernels.launch(argmaxRows, n, 1, 1024, 0, logits, vocab, seqSlot, lastToken, chosen);
+    }
+
+    /** dst[dstIndex[i]] = src[srcIndex[i]] for rows of {@code rowBytes} (a multiple of 4); a null index is the identity. */
+    void moveRows(CUdeviceptr src, CUdeviceptr dst, CUdeviceptr srcIndex, CUdeviceptr dstIndex, int count, long rowBytes) {
+        if (rowBytes % 4 != 0) throw new IllegalArgumentException("row of " + rowBytes + " bytes is not whole words");
+        int words = (int) (rowBytes / 4);
+        kernels.launch(moveRows, Kernels.blocks((long) count * words, 256), 1, 256, 0, src, dst, srcIndex, dstIndex, count, words);
+    }
+
+    void scatterInts(CUdeviceptr table, CUdeviceptr index, CUdeviceptr value, int count) {
+        kernels.launch(scatterInts, Kernels.blocks(count, 256), 1, 256, 0, table, index, value, count);
+    }
+}

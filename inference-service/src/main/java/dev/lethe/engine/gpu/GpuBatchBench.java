@@ -1,0 +1,233 @@
+package dev.lethe.engine.gpu;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+
+import dev.lethe.cache.KvLayout;
+import dev.lethe.cache.policy.PolicySpec;
+import dev.lethe.engine.gguf.GgmlType;
+import dev.lethe.engine.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import jcuda.driver.CUevent;
+
+/**
+ * Batched decoding of a Llama-3-8B-shaped model with random BF16 weights made on the device:
+ * <ol>
+ * <li>the batched products alone (weights streamed once per step for the whole batch) against the copy bandwidth;
+ * <li>full-cache decode throughput at the batch sizes the PyTorch peer runs (prompt fed, then decode timed);
+ * <li>throughput under a fixed KV memory budget with long generations: as many sequences as the pool admits,
+ *     for the full cache, Lethe, and fixed retention ratios.
+ * </ol>
+ * Usage: {@code GpuBatchBench [--prompt 512] [--tokens 8192] [--pool-gb 24] [--max-batch 128] [--layers 32]
+ * [--ratios 0.25,0.5] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes] [--deadline-s S]
+ * [--policies full,ratio,lethe]}
+ * ({@code --deadline-s}: no budget run starts once the benchmark has run this long, to fit a time-limited machine.)
+ */
+public final class GpuBatchBench {
+    private GpuBatchBench() {}
+
+    private static final int BLOCK = 16;
+
+    public static void main(String[] args) {
+        int prompt = 512, tokens = 8192, maxBatch = 128, layers = 32, peerTokens = 256;
+        double poolGb = 24;
+        double[] ratios = {0.25, 0.5};
+        double deadline = Double.MAX_VALUE;
+        List<String> only = List.of("full", "ratio", "lethe");
+        int[] peerBatches = {16, 64};
+        boolean budget = true, peerShapes = true;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
+                case "--tokens" -> tokens = Integer.parseInt(args[++i]);
+                case "--pool-gb" -> poolGb = Double.parseDouble(args[++i]);
+                case "--max-batch" -> maxBatch = Integer.parseInt(args[++i]);
+                case "--layers" -> layers = Integer.parseInt(args[++i]);
+                case "--ratios" -> ratios = Arrays.stream(args[++i].split(",")).mapToDouble(Double::parseDouble).toArray();
+                case "--peer-batches" -> peerBatches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--peer-tokens" -> peerTokens = Integer.parseInt(args[++i]);
+                case "--skip-budget" -> budget = false;
+                case "--skip-peer-shapes" -> peerShapes = false;
+                case "--deadline-s" -> deadline = Double.parseDouble(args[++i]);
+                case "--policies" -> only = List.of(args[++i].split(","));
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        long benchStart = System.nanoTime();
+        try (GpuDevice device = GpuDevice.open(0)) {
+            System.out.printf(Locale.ROOT, "device: %s, %.1f GiB%n", device.name(), device.totalMemory() / (double) (1L << 30));
+            double copy = GpuBench.copyBandwidth(device, 2L << 30);
+            System.out.printf(Locale.ROOT, "copy kernel, 2 GiB device to device: %.0f GB/s (read + written, median of 10)%n", copy / 1e9);
+            int context = prompt + Math.max(tokens, peerTokens);
+            ModelConfig config = GpuBench.llama3_8b(layers, context + 16);
+            long t0 = System.nanoTime();
+            try (BatchModel model = BatchModel.random(device, config, 1234)) {
+                System.out.printf(Locale.ROOT, "random BF16 weights made on the device: %.2f GB in %.2f s%n",
+                        model.weightBytesPerStep(0) / 1e9, (System.nanoTime() - t0) / 1e9);
+                System.out.println("\n== batched products alone (q|k|v, o, gate|up, down per layer + output), tensor cores");
+                System.out.printf(Locale.ROOT, "%6s %10s %10s %9s%n", "batch", "ms/step", "GB/s", "% copy");
+                for (int n : new int[] {1, 16, 64, 128}) {
+                    if (n > maxBatch) continue;
+                    double ms = products(device, model, n);
+                    double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
+                    System.out.printf(Locale.ROOT, "%6d %10.3f %10.0f %8.1f%%%n", n, ms, gbs, 100 * gbs * 1e9 / copy);
+                }
+                if (peerShapes) {
+                    System.out.printf(Locale.ROOT, "%n== full cache, decode throughput at the peer's shapes (prompt %d fed one token a step, then %d tokens; decode timed)%n",
+                            prompt, peerTokens);
+                    System.out.printf(Locale.ROOT, "%6s %12s %12s %10s%n", "batch", "decode tok/s", "ms/step", "steps");
+                    for (int b : peerBatches) peerShape(device, model, b, prompt, peerTokens);
+                }
+                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline, only);
+            }
+        }
+    }
+
+    /** Median time of one pass of every batched product of a step at batch n (random activations). */
+    static double products(GpuDevice device, BatchModel model, int n) {
+        ModelConfig c = model.config();
+        BatchKernels k = device.kernels().batch();
+        int pad = BatchKernels.padded(n);
+        int width = Math.max(c.ffnDim(), c.qDim());
+        long partialFloats = (long) pad * c.vocabularySize();
+        for (BatchModel.Layer l : model.layers()) {
+            for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
+                partialFloats = Math.max(partialFloats, (long) BatchKernels.splits(m) * pad * m.rows());
+            }
+        }
+        try (DeviceBuffer x = DeviceBuffer.allocate((long) pad * width * 4); DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * width * 4);
+             DeviceBuffer partial = DeviceBuffer.allocate(partialFloats * 4)) {
+            device.kernels().fillRandom(x, GgmlType.F32, 5, 1f);
+            device.kernels().fillRandom(x16, GgmlType.BF16, 6, 1f);
+            double[] ms = time(device, 5, () -> {
+                for (BatchModel.Layer l : model.layers()) {
+                    for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
+                        k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n);
+                    }
+                }
+                k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n);
+            });
+            return median(ms);
+        }
+    }
+
+    private static List<BatchSequence> requests(int count, int prompt, int tokens, int vocabulary, long seed) {
+        Random random = new Random(seed);
+        List<BatchSequence> list = new ArrayList<>();
+        for (int i = 0; i < count; i++) list.add(new BatchSequence(i, random.ints(prompt, 0, vocabulary).toArray(), tokens, false));
+        return list;
+    }
+
+    private static void peerShape(GpuDevice device, BatchModel model, int batch, int prompt, int tokens) {
+        ModelConfig c = model.config();
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
+        int blocksPerSeq = c.layers() * ((prompt + tokens + BLOCK - 1) / BLOCK);
+        try (PagedKvPool pool = new PagedKvPool(layout, GgmlType.BF16, BLOCK, batch * blocksPerSeq, false);
+             BatchDecoder decoder = new BatchDecoder(model, pool, batch, prompt + tokens)) {
+            decoder.run(requests(batch, 8, 4, c.vocabularySize(), 1), BatchPolicy.full(), null); // warm-up
+            long[] decodeStart = {0};
+            BatchDecoder.RunStats stats = decoder.run(requests(batch, prompt, tokens, c.vocabularySize(), 2), BatchPolicy.full(),
+                    (step, running, waiting, before, after, admitted) -> {
+                        if (step == prompt) {
+                            device.synchronize();
+                            decodeStart[0] = System.nanoTime();
+                        }
+                    });
+            double decodeSeconds = (System.nanoTime() - decodeStart[0]) / 1e9; // run() synchronised before returning
+            long decodeSteps = stats.steps() - prompt;
+            double tps = (double) batch * decodeSteps / decodeSeconds;
+            System.out.printf(Locale.ROOT, "%6d %12.0f %12.2f %10d%n", batch, tps, 1e3 * decodeSeconds / decodeSteps, decodeSteps);
+        }
+    }
+
+    private static void budgetRuns(GpuDevice device, BatchModel model, int prompt, int tokens, double poolGb, int maxBatch, double[] ratios,
+                                   long benchStart, double deadline, List<String> only) {
+        ModelConfig c = model.config();
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
+        try (PagedKvPool pool = PagedKvPool.ofBytes(layout, GgmlType.BF16, BLOCK, (long) (poolGb * 1e9), true);
+             BatchDecoder decoder = new BatchDecoder(model, pool, maxBatch, prompt + tokens)) {
+            System.out.printf(Locale.ROOT, "%n== fixed KV budget: pool %.1f GB (%d blocks of %d slots, bf16 K/V + f32 score), prompt %d, %d generated each%n",
+                    pool.bytes() / 1e9, pool.blocks(), BLOCK, prompt, tokens);
+            System.out.println("   admission reserves each sequence's peak footprint (full: prompt + generated; ratio r: simulated;");
+            System.out.println("   lethe: the full cache's, since its retention follows the attention); so no preemptions");
+            List<BatchPolicy> policies = new ArrayList<>();
+            BatchPolicy full = BatchPolicy.full();
+            policies.add(full);
+            policies.add(BatchPolicy.ratio(ratios[0], 256, c.layers(), 0.95f));
+            policies.add(BatchPolicy.lethe(PolicySpec.of("lethe"), layout).reserving(full.peakLength()));
+            for (int i = 1; i < ratios.length; i++) policies.add(BatchPolicy.ratio(ratios[i], 256, c.layers(), 0.95f));
+            decoder.run(requests(2, 8, 4, c.vocabularySize(), 3), full, null); // warm-up
+            System.out.printf(Locale.ROOT, "%-34s %6s %7s %9s %8s %9s %7s %11s %8s %8s%n", "policy", "seqs", "steps", "generated", "seconds",
+                    "tok/s", "x full", "peak blocks", "rounds", "kept");
+            double fullRate = 0;
+            policies.removeIf(p -> !only.contains(p.name().startsWith("lethe") ? "lethe" : p.name().split(" ")[0]));
+            for (BatchPolicy policy : policies) {
+                double elapsed = (System.nanoTime() - benchStart) / 1e9;
+                if (elapsed > deadline) {
+                    System.out.printf(Locale.ROOT, "%-34s not run: %.0f s into the benchmark, past --deadline-s%n", abbreviate(policy.name()), elapsed);
+                    continue;
+                }
+                int peak = policy.peakLength().of(prompt, tokens);
+                int peakBlocks = c.layers() * ((peak + BLOCK - 1) / BLOCK);
+                int concurrent = Math.min(maxBatch, pool.blocks() / peakBlocks);
+                if (concurrent < 1) {
+                    System.out.println(policy.name() + ": the pool cannot hold one sequence");
+                    continue;
+                }
+                long start = System.nanoTime();
+                BatchDecoder.RunStats s = decoder.run(requests(concurrent, prompt, tokens, c.vocabularySize(), 4), policy,
+                        (step, running, waiting, before, after, admitted) -> {
+                            if (step % 2000 == 0) {
+                                System.out.printf(Locale.ROOT, "   ... %s step %d, %.0f s%n", policy.name(), step, (System.nanoTime() - start) / 1e9);
+                            }
+                        });
+                if (policy == full) fullRate = s.tokensPerSecond();
+                System.out.printf(Locale.ROOT, "%-34s %6d %7d %9d %8.1f %9.0f %7.2f %5d/%-5d %8d %8.3f%n", abbreviate(policy.name()), concurrent, s.steps(),
+                        s.generated(), s.seconds(), s.tokensPerSecond(), fullRate > 0 ? s.tokensPerSecond() / fullRate : 0,
+                        s.peakBlocksUsed() / 1000, pool.blocks() / 1000, s.rounds(), s.meanKeptFraction());
+            }
+            System.out.println("   (peak blocks in thousands; kept = slots kept / slots held, over the rounds that ran)");
+        }
+    }
+
+    private static String abbreviate(String name) {
+        return name.length() <= 34 ? name : name.substring(0, 31) + "...";
+    }
+
+    private static double[] time(GpuDevice device, int repeats, Runnable work) {
+        CUevent start = new CUevent(), end = new CUevent();
+        cuEventCreate(start, 0);
+        cuEventCreate(end, 0);
+        try {
+            work.run();
+            double[] ms = new double[repeats];
+            float[] elapsed = new float[1];
+            for (int i = 0; i < repeats; i++) {
+                cuEventRecord(start, null);
+                work.run();
+                cuEventRecord(end, null);
+                cuEventSynchronize(end);
+                cuEventElapsedTime(elapsed, start, end);
+                ms[i] = elapsed[0];
+            }
+            return ms;
+        } finally {
+            cuEventDestroy(start);
+            cuEventDestroy(end);
+            device.synchronize();
+        }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+}
