@@ -52,6 +52,19 @@ class BaselinePoliciesTest {
     }
 
     @Test
+    void noPolicyPrunesBeforeTheDeclaredPromptIsIn() {
+        try (var cache = cache("streamingllm", "sinks", "2", "budget-ratio", "0.5")) {
+            cache.declarePromptLength(12);
+            Synthetic.appendAll(cache, 0, 8);
+            cache.endStep();
+            assertEquals(8, cache.length(0), "the first prefill chunk stays whole");
+            Synthetic.appendAll(cache, 8, 12);
+            cache.endStep();
+            assertArrayEquals(new int[]{0, 1, 8, 9, 10, 11}, Synthetic.positions(cache, 0), "pruned once the prompt is in");
+        }
+    }
+
+    @Test
     void h2oKeepsHeavyHittersByAccumulatedAttentionPlusRecent() {
         try (var cache = cache("h2o", "budget", "4", "recent-ratio", "0.5")) {
             Synthetic.appendAll(cache, 0, 6);
