@@ -210,7 +210,9 @@ public final class TaskBench {
 
     /**
      * The settings of a sweep: the full cache; Lethe at its defaults and at each sparse ratio τ × recent ratio
-     * × decay γ with Δ = {@code delta}; every other named policy at each budget ratio. {@code sinks}, when not
+     * × decay γ with Δ = {@code delta}; every other named policy at each budget ratio, with a grace of Δ tokens
+     * (its budget never falls below prompt + Δ, so that, like Lethe, it starts pruning once the model has
+     * written Δ tokens, rather than cutting the prompt to the ratio at once). {@code sinks}, when not
      * null, sets the sink count of the two policies that have one, Lethe's sweep and StreamingLLM, alike (a
      * count that covers the prompt keeps it whole under both).
      */
@@ -239,12 +241,11 @@ public final class TaskBench {
                 }
                 default -> {
                     for (String b : budgets) {
-                        if (sinks != null && name.equals("streamingllm")) {
-                            out.put(name + " budget=" + b.strip() + sinkLabel,
-                                    PolicySpec.of(name, "budget-ratio", b.strip(), "sinks", sinks.strip()));
-                        } else {
-                            out.put(name + " budget=" + b.strip(), PolicySpec.of(name, "budget-ratio", b.strip()));
-                        }
+                        var parameters = new ArrayList<>(List.of("budget-ratio", b.strip(), "grace", String.valueOf(delta)));
+                        boolean withSinks = sinks != null && name.equals("streamingllm");
+                        if (withSinks) parameters.addAll(List.of("sinks", sinks.strip()));
+                        out.put(name + " budget=" + b.strip() + (withSinks ? sinkLabel : ""),
+                                PolicySpec.of(name, parameters.toArray(String[]::new)));
                     }
                 }
             }
