@@ -154,8 +154,8 @@ SINKS = 4  # the first positions (BOS and three more) are never evicted, as ever
 def eviction_masks(prompt_lens, t, layers, fraction, generator, device):
     """One attention mask per layer ([B, 1, T, T] bool, True = visible) that imitates a pruned KV cache.
 
-    A row is pruned with probability `fraction`, each layer independently, like the per-layer budgets of
-    Lethe: a key stays visible while it is among the last W positions (W uniform in 24..256 per row and
+    A row is pruned with probability `fraction`; each of its layers then gets its own mask, like the
+    per-layer budgets of Lethe: a key stays visible while it is among the last W positions (W uniform in 24..256 per row and
     layer); after that it is evicted with probability p (uniform in 0.3..1 per row and layer) at a random
     time, an exponential lifetime of mean λ (log-uniform in 1..1024) past the window, and stays evicted.
     Sinks never go; the prompt (positions 0..prompt length) is spared as a whole in half the pruned rows and
@@ -167,9 +167,9 @@ def eviction_masks(prompt_lens, t, layers, fraction, generator, device):
     pruned = torch.rand(b, 1, generator=generator, device=device) < fraction
     query, key = pos[:, None], pos[None, :]
     causal = key <= query
+    u = lambda *shape: torch.rand(*shape, generator=generator, device=device)
     masks = []
     for _ in range(layers):
-        u = lambda *shape: torch.rand(*shape, generator=generator, device=device)
         window = (24 + u(b, 1) * 233).long()
         p = 0.3 + 0.7 * u(b, 1)
         mean_life = torch.exp(u(b, 1) * math.log(1024))
