@@ -114,6 +114,64 @@ def write(path, weights, config):
             f.write(data + b"\0" * _pad(len(data)))
 
 
+def read(path):
+    """(metadata, tensors) of an F32 GGUF v3 file as gguf_export.write() lays it out."""
+    data = open(path, "rb").read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v
+
+    def string():
+        nonlocal pos
+        (n,) = take("<Q")
+        s = data[pos:pos + n].decode("utf-8")
+        pos += n
+        return s
+
+    sizes = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<B", 10: "<Q", 11: "<q", 12: "<d"}
+
+    def value(kind):
+        if kind == 8:
+            return string()
+        if kind == 9:
+            element, n = take("<IQ")
+            return [value(element) for _ in range(n)]
+        return take(sizes[kind])[0]
+
+    magic, version, n_tensors, n_kv = data[:4], *take("<4xIQQ")
+    assert magic == b"GGUF" and version == 3
+    meta = {}
+    for _ in range(n_kv):
+        key = string()
+        (kind,) = take("<I")
+        meta[key] = value(kind)
+    infos = []
+    for _ in range(n_tensors):
+        name = string()
+        (nd,) = take("<I")
+        dims = take(f"<{nd}Q")
+        kind, offset = take("<IQ")
+        assert kind == 0, "F32 tensors only"
+        infos.append((name, dims, offset))
+    align = meta.get("general.alignment", 32)
+    base = pos + (align - pos % align) % align
+    tensors = {}
+    for name, dims, offset in infos:
+        n = int(np.prod(dims))
+        tensors[name] = np.frombuffer(data, dtype="<f4", count=n, offset=base + offset).reshape(tuple(reversed(dims)))
+    return meta, tensors
+
+
+def weights_of(path):
+    """The weights of a GGUF file written by write(), under the keys train.py saves (float32 [rows, cols])."""
+    meta, tensors = read(path)
+    return {key: np.array(tensors[name]) for name, key in tensor_names(meta["llama.block_count"])}
+
+
 def main(argv):
     if len(argv) != 3:
         sys.exit("usage: gguf_export.py WEIGHTS.npz CONFIG.json OUT.gguf")

@@ -6,6 +6,9 @@ held-out set, exports it to GGUF and records a greedy reference run for the Java
 Training runs for a fixed wall-clock budget (the learning rate follows the elapsed fraction of it), so the
 step count depends on the machine; the log says how many steps ran. Writes to OUTDIR: trace.gguf, weights.npz,
 config.json, reference.json (greedy output and logits of a held-out problem, in float32), eval.json.
+
+With --evict P, a fraction P of the training rows see a randomly pruned cache (eviction_masks() below), so that
+the model learns not to depend on keys that a KV-cache policy may have dropped.
 """
 
 import argparse
@@ -52,14 +55,18 @@ def rotate(x, cos, sin):
     return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2).to(x.dtype)
 
 
-def attention(q, k, v):
+def attention(q, k, v, visible=None):
+    """Causal attention; visible ([B, 1, T, T] bool, True = the query sees the key) replaces the causal mask."""
     if hasattr(F, "scaled_dot_product_attention"):
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    # PyTorch 1.x (CPU smoke tests): the same causal softmax attention, spelled out.
+        if visible is None:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
+    # PyTorch 1.x (CPU smoke tests): the same softmax attention, spelled out.
     t = q.shape[-2]
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-    mask = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
-    return scores.masked_fill(mask, float("-inf")).softmax(-1) @ v
+    if visible is None:
+        visible = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+    return scores.masked_fill(~visible, float("-inf")).softmax(-1) @ v
 
 
 class Layer(nn.Module):
@@ -73,13 +80,13 @@ class Layer(nn.Module):
         self.w_gate, self.w_up = nn.Linear(d, f, bias=False), nn.Linear(d, f, bias=False)
         self.w_down = nn.Linear(f, d, bias=False)
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, visible=None):
         b, t, d = x.shape
         h = rms_norm(x, self.attn_norm, self.eps)
         q = rotate(self.wq(h).view(b, t, self.heads, -1), cos, sin)
         k = rotate(self.wk(h).view(b, t, self.heads, -1), cos, sin)
         v = self.wv(h).view(b, t, self.heads, -1)
-        a = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        a = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), visible)
         x = x + self.wo(a.transpose(1, 2).reshape(b, t, d))
         h = rms_norm(x, self.ffn_norm, self.eps)
         return x + self.w_down(F.silu(self.w_gate(h)) * self.w_up(h))
@@ -102,11 +109,12 @@ class TraceModel(nn.Module):
                 std = 0.02 / math.sqrt(2 * c["layers"]) if name.endswith(("wo.weight", "w_down.weight")) else 0.02
                 nn.init.normal_(p, std=std)
 
-    def forward(self, ids):
+    def forward(self, ids, visible=None):
+        """visible: None (causal attention) or one [B, 1, T, T] mask per layer (see eviction_masks())."""
         t = ids.shape[1]
         x = self.embed(ids)
-        for layer in self.layers:
-            x = layer(x, self.cos[:t], self.sin[:t])
+        for l, layer in enumerate(self.layers):
+            x = layer(x, self.cos[:t], self.sin[:t], None if visible is None else visible[l])
         return self.output(rms_norm(x, self.norm, self.c["eps"]))
 
     def load_numpy_weights(self, weights):
@@ -136,6 +144,48 @@ class TraceModel(nn.Module):
             for key in ["wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"]:
                 out[f"layers.{l}.{key}"] = getattr(layer, key).weight
         return {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+
+
+# ---------------------------------------------------------------- pruned-cache training
+
+SINKS = 4  # the first positions (BOS and three more) are never evicted, as every policy here keeps sinks
+
+
+def eviction_masks(prompt_lens, t, layers, fraction, generator, device):
+    """One attention mask per layer ([B, 1, T, T] bool, True = visible) that imitates a pruned KV cache.
+
+    A row is pruned with probability `fraction`; each of its layers then gets its own mask, like the
+    per-layer budgets of Lethe: a key stays visible while it is among the last W positions (W uniform in 24..256 per row and
+    layer); after that it is evicted with probability p (uniform in 0.3..1 per row and layer) at a random
+    time, an exponential lifetime of mean λ (log-uniform in 1..1024) past the window, and stays evicted.
+    Sinks never go; the prompt (positions 0..prompt length) is spared as a whole in half the pruned rows and
+    pruned like the solution in the other half, so the model learns to read the loop from the latest
+    iteration when the prompt is gone. Unpruned rows see the plain causal mask."""
+    b = len(prompt_lens)
+    pos = torch.arange(t, device=device)
+    prompt_end = torch.as_tensor(prompt_lens, device=device)[:, None] + 1  # BOS + prompt
+    pruned = torch.rand(b, 1, generator=generator, device=device) < fraction
+    query, key = pos[:, None], pos[None, :]
+    causal = key <= query
+    u = lambda *shape: torch.rand(*shape, generator=generator, device=device)
+    masks = []
+    for _ in range(layers):
+        window = (24 + u(b, 1) * 233).long()
+        p = 0.3 + 0.7 * u(b, 1)
+        mean_life = torch.exp(u(b, 1) * math.log(1024))
+        life = (-torch.log1p(-u(b, t)) * mean_life).long()
+        spare_prompt = u(b, 1) < 0.5
+        evicted = (u(b, t) < p) & pruned & (pos[None, :] >= SINKS) & ~(spare_prompt & (pos[None, :] < prompt_end))
+        death = torch.where(evicted, pos[None, :] + window + life, torch.full_like(life, 1 << 30))  # [B, T]
+        recent = (query - key)[None] < window[:, :, None]
+        alive = query[None] < death[:, None, :]
+        masks.append((causal[None] & (recent | alive))[:, None])
+    return masks
+
+
+def prompt_lengths(loss_mask):
+    """Per row of a batch: the prompt's length, the position of the first target (see pack())."""
+    return loss_mask.to(torch.uint8).argmax(1)
 
 
 # ---------------------------------------------------------------- data
@@ -194,9 +244,12 @@ def read_test(path):
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def teacher_forced(model, problems, device, tokens_per_batch=65536):
+def teacher_forced(model, problems, device, tokens_per_batch=65536, evict=0.0, seed=0):
     """Per problem: whether the argmax at every solution position is the reference character. If so, greedy
-    decoding reproduces the reference solution exactly (each greedy step sees the reference prefix)."""
+    decoding reproduces the reference solution exactly (each greedy step sees the reference prefix). With
+    evict > 0, under the random pruned-cache masks of training (fixed seed): a robustness check."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
     length = lambda i: len(problems[i]["prompt"]) + len(problems[i]["solution"]) + 2
     order = sorted(range(len(problems)), key=length)
     exact = [False] * len(problems)
@@ -208,7 +261,11 @@ def teacher_forced(model, problems, device, tokens_per_batch=65536):
         index = order[i:j]  # already sorted by length, so pack() keeps this order
         ids, mask = pack([(problems[k]["prompt"], problems[k]["solution"]) for k in index], 1 << 40)[0]
         x = torch.from_numpy(ids).long().to(device)
-        wrong = (model(x[:, :-1]).argmax(-1) != x[:, 1:]) & torch.from_numpy(mask).to(device)
+        visible = None
+        if evict > 0:
+            visible = eviction_masks(prompt_lengths(torch.from_numpy(mask)), x.shape[1] - 1, len(model.layers), evict,
+                                     generator, device)
+        wrong = (model(x[:, :-1], visible).argmax(-1) != x[:, 1:]) & torch.from_numpy(mask).to(device)
         for r, k in enumerate(index):
             exact[k] = not bool(wrong[r].any())
         i = j
@@ -244,7 +301,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=max(1, min(12, (os.cpu_count() or 2) - 2)))
     ap.add_argument("--marker", choices=["down", "up"], default="down", help="iteration markers of the training data")
-    ap.add_argument("--init", help="start from these weights (weights.npz of an earlier run) instead of random ones")
+    ap.add_argument("--init", help="start from these weights (weights.npz of an earlier run, or a GGUF file this "
+                                   "tool exported) instead of random ones")
+    ap.add_argument("--evict", type=float, default=0.0,
+                    help="fraction of training rows that see a randomly pruned cache (eviction_masks())")
     ap.add_argument("--small", action="store_true", help="a tiny model, for a CPU smoke test of the pipeline")
     args = ap.parse_args()
 
@@ -262,7 +322,8 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = True
     model = TraceModel(config)
     if args.init:
-        model.load_numpy_weights(dict(np.load(args.init)))
+        weights = gguf_export.weights_of(args.init) if args.init.endswith(".gguf") else dict(np.load(args.init))
+        model.load_numpy_weights(weights)
     model = model.to(device)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {params / 1e6:.2f}M parameters, config {config}, torch {torch.__version__}, device "
@@ -286,6 +347,8 @@ def main():
 
     buffer = []
 
+    generator = torch.Generator(device=device)
+    generator.manual_seed(args.seed)
     step, tokens, start = 0, 0, time.time()
     loss_sum = torch.zeros((), device=device)
     model.train()
@@ -301,8 +364,11 @@ def main():
             lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
             for g in opt.param_groups:
                 g["lr"] = lr
+            visible = None
+            if args.evict > 0:
+                visible = eviction_masks(prompt_lengths(m), x.shape[1] - 1, len(model.layers), args.evict, generator, device)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
-                logits = model(x[:, :-1])
+                logits = model(x[:, :-1], visible)
             loss_all = F.cross_entropy(logits.float().flatten(0, 1), x[:, 1:].flatten(), reduction="none")
             loss = (loss_all * m.flatten()).sum() / m.sum()
             opt.zero_grad(set_to_none=True)
@@ -337,6 +403,10 @@ def main():
                   exact_all=sum(exact) / len(exact), n_all=len(exact),
                   exact_long=sum(long_) / max(1, len(long_)), n_long=len(long_),
                   wrong=[i for i, e in enumerate(exact) if not e])
+    # Every row pruned at random (seed 7): how well the model copes with a cache it was not shown whole.
+    pruned = teacher_forced(model, test, device, evict=1.0, seed=7)
+    result.update(exact_all_pruned=sum(pruned) / len(pruned),
+                  exact_long_pruned=sum(e for e, p in zip(pruned, test) if len(p["solution"]) > 1000) / max(1, len(long_)))
     print("held-out teacher-forced exact solutions:", json.dumps(result), flush=True)
     with open(os.path.join(args.out, "eval.json"), "w") as f:
         json.dump(result, f)

@@ -35,6 +35,7 @@ final class BenchQualityCommand {
               --problems N         how many, the first with solutions over --min-chars (default 8; 1000)
               --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
               --gammas LIST        Lethe's score decays swept with them (default 0.95)
+              --sinks N            sink tokens of Lethe's sweep and of StreamingLLM alike (default: theirs, 4)
               defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
 
@@ -43,7 +44,7 @@ final class BenchQualityCommand {
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         Options o = Options.parse(args, 1, Set.of("model", "text", "tokens", "policies", "budgets", "taus",
                 "sweep-delta", "prompt-tokens", "agreement-tokens", "out", "task", "test", "problems", "min-chars",
-                "recent-ratios", "gammas"), Set.of());
+                "recent-ratios", "gammas", "sinks"), Set.of());
         Path modelPath = o.has("model") ? Path.of(o.get("model", null)) : DefaultModel.path();
         if (o.has("task")) return runTask(o, modelPath, out, err);
         int tokens = o.getInt("tokens", 1024);
@@ -121,7 +122,7 @@ final class BenchQualityCommand {
         var settings = TaskBench.settings(List.of(o.get("policies", "full,lethe,streamingllm,h2o,tova,snapkv,pyramidkv,rkv").split(",")),
                 List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "20,5").split(",")),
                 List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95").split(",")),
-                o.getInt("sweep-delta", 64));
+                o.getInt("sweep-delta", 64), o.has("sinks") ? String.valueOf(o.getInt("sinks", 4)) : null);
         Path outDir = Path.of(o.get("out", "bench/out/task-" + task));
         try (Model model = Model.load(modelPath)) {
             for (PolicySpec spec : settings.values()) dev.lethe.cache.policy.Policies.create(spec, model.kvLayout());

@@ -52,6 +52,7 @@ public interface KvCache extends AutoCloseable {
      * Tells the cache how many tokens the prompt has, before the first {@link #endStep}. Optional: a cache whose
      * policy depends on it (Lethe's initial threshold is prompt length + Δ) otherwise takes the number of
      * positions appended in the first step, which is wrong when the prompt is prefilled in several chunks.
+     * No policy prunes before the declared prompt is complete: every policy sees the whole prompt.
      */
     default void declarePromptLength(int tokens) {
     }

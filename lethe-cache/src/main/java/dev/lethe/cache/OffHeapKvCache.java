@@ -157,6 +157,22 @@ public final class OffHeapKvCache implements KvCache {
         ensureOpen();
         if (promptLength < 0) promptLength = appendedThisStep;
         appendedThisStep = 0;
+        // No policy prunes before the whole declared prompt is in: a chunked prefill would otherwise let a
+        // fixed-budget policy evict the first chunks of the prompt before the later ones were computed (the
+        // papers' methods compress after the prefill), and the result would depend on the chunk size.
+        boolean prefilling = layers.length > 0 && layers[0].fullLength() < promptLength;
+        if (!prefilling) runRounds();
+        for (LayerStore store : layers) {
+            if (store.fullLength() > 0) {
+                retainedFractionSum += (double) store.length() / store.fullLength();
+                retainedSamples++;
+            }
+            for (var listener : listeners) listener.stepEnded(step, store.layer(), store.length(), store.fullLength());
+        }
+        step++;
+    }
+
+    private void runRounds() {
         var selector = policy.selector();
         selector.beginStep(sequenceView);
         for (LayerStore store : layers) {
@@ -177,14 +193,6 @@ public final class OffHeapKvCache implements KvCache {
                 }
             }
         }
-        for (LayerStore store : layers) {
-            if (store.fullLength() > 0) {
-                retainedFractionSum += (double) store.length() / store.fullLength();
-                retainedSamples++;
-            }
-            for (var listener : listeners) listener.stepEnded(step, store.layer(), store.length(), store.fullLength());
-        }
-        step++;
     }
 
     /** Bytes reserved for this sequence's keys and values (whole pool blocks, all layers). */

@@ -210,10 +210,15 @@ public final class TaskBench {
 
     /**
      * The settings of a sweep: the full cache; Lethe at its defaults and at each sparse ratio τ × recent ratio
-     * × decay γ with Δ = {@code delta}; every other named policy at each budget ratio.
+     * × decay γ with Δ = {@code delta}; every other named policy at each budget ratio, with a grace of Δ tokens
+     * (its budget never falls below prompt + Δ, so that, like Lethe, it starts pruning once the model has
+     * written Δ tokens, rather than cutting the prompt to the ratio at once). {@code sinks}, when not
+     * null, sets the sink count of the two policies that have one, Lethe's sweep and StreamingLLM, alike (a
+     * count that covers the prompt keeps it whole under both).
      */
     public static Map<String, PolicySpec> settings(List<String> policies, List<String> budgets, List<String> taus,
-                                                   List<String> recentRatios, List<String> gammas, int delta) {
+                                                   List<String> recentRatios, List<String> gammas, int delta, String sinks) {
+        String sinkLabel = sinks == null ? "" : " s=" + sinks.strip();
         Map<String, PolicySpec> out = new LinkedHashMap<>();
         out.put("full", PolicySpec.of("full"));
         for (String policy : policies) {
@@ -225,15 +230,23 @@ public final class TaskBench {
                     for (String g : gammas) {
                         for (String rr : recentRatios) {
                             for (String tau : taus) {
-                                out.put("lethe τ=" + tau.strip() + " Δ=" + delta + " r=" + rr.strip() + " γ=" + g.strip(),
-                                        PolicySpec.of("lethe", "sparse-ratio", tau.strip(), "delta", String.valueOf(delta),
-                                                "recent-ratio", rr.strip(), "gamma", g.strip()));
+                                var parameters = new ArrayList<>(List.of("sparse-ratio", tau.strip(), "delta", String.valueOf(delta),
+                                        "recent-ratio", rr.strip(), "gamma", g.strip()));
+                                if (sinks != null) parameters.addAll(List.of("sinks", sinks.strip()));
+                                out.put("lethe τ=" + tau.strip() + " Δ=" + delta + " r=" + rr.strip() + " γ=" + g.strip() + sinkLabel,
+                                        PolicySpec.of("lethe", parameters.toArray(String[]::new)));
                             }
                         }
                     }
                 }
                 default -> {
-                    for (String b : budgets) out.put(name + " budget=" + b.strip(), PolicySpec.of(name, "budget-ratio", b.strip()));
+                    for (String b : budgets) {
+                        var parameters = new ArrayList<>(List.of("budget-ratio", b.strip(), "grace", String.valueOf(delta)));
+                        boolean withSinks = sinks != null && name.equals("streamingllm");
+                        if (withSinks) parameters.addAll(List.of("sinks", sinks.strip()));
+                        out.put(name + " budget=" + b.strip() + (withSinks ? sinkLabel : ""),
+                                PolicySpec.of(name, parameters.toArray(String[]::new)));
+                    }
                 }
             }
         }

@@ -147,13 +147,25 @@ class TaskBenchTest {
     @Test
     void sweepHasFullCacheLetheGridAndEveryBudgetOfEachBaseline() {
         Map<String, PolicySpec> s = TaskBench.settings(List.of("lethe", "h2o", "streamingllm"), List.of("0.2", "0.5"),
-                List.of("20", "5"), List.of("0.3", "0.2"), List.of("0.95"), 64);
+                List.of("20", "5"), List.of("0.3", "0.2"), List.of("0.95"), 64, null);
         assertEquals(1 + 1 + 4 + 2 + 2, s.size());
         assertEquals(PolicySpec.of("full"), s.get("full"));
         assertEquals(PolicySpec.of("lethe", "sparse-ratio", "5", "delta", "64", "recent-ratio", "0.2", "gamma", "0.95"),
                 s.get("lethe τ=5 Δ=64 r=0.2 γ=0.95"));
-        assertEquals(PolicySpec.of("h2o", "budget-ratio", "0.5"), s.get("h2o budget=0.5"));
+        assertEquals(PolicySpec.of("h2o", "budget-ratio", "0.5", "grace", "64"), s.get("h2o budget=0.5"));
         assertFalse(s.containsKey("tova budget=0.2"));
+    }
+
+    @Test
+    void sinkCountGoesToLetheAndStreamingLlmAlike() {
+        Map<String, PolicySpec> s = TaskBench.settings(List.of("lethe", "h2o", "streamingllm"), List.of("0.35"),
+                List.of("5"), List.of("0.3"), List.of("0.95"), 64, "80");
+        assertEquals(PolicySpec.of("lethe", "sparse-ratio", "5", "delta", "64", "recent-ratio", "0.3", "gamma", "0.95", "sinks", "80"),
+                s.get("lethe τ=5 Δ=64 r=0.3 γ=0.95 s=80"));
+        assertEquals(PolicySpec.of("streamingllm", "budget-ratio", "0.35", "grace", "64", "sinks", "80"),
+                s.get("streamingllm budget=0.35 s=80"));
+        assertEquals(PolicySpec.of("h2o", "budget-ratio", "0.35", "grace", "64"), s.get("h2o budget=0.35"), "H2O has no sinks");
+        assertEquals(PolicySpec.of("lethe"), s.get("lethe (defaults)"));
     }
 
     private static int[] ints(JsonNode array) {

@@ -16,7 +16,7 @@ final class HeavyRecentSelector implements Selector {
     @Override
     public Selection select(LayerView layer, SequenceView sequence) {
         int len = layer.length();
-        int b = budget.resolve(layer.fullLength());
+        int b = budget.resolve(layer.fullLength(), sequence.promptLength());
         if (len <= b) return Selection.NONE;
         int recent = Math.min(Ranking.ceilFraction(recentRatio, b), b);
         int[] ranked = Ranking.descending(layer.scores(), 0, len - recent);

@@ -24,7 +24,8 @@ import java.util.List;
  * <tr><td>rkv</td><td>budget or budget-ratio; window (8), kernel (7), interval (128), lambda (0.1)</td></tr>
  * </table>
  *
- * A budget is tokens per layer ({@code budget}) or a fraction of the full length so far ({@code budget-ratio}).
+ * A budget is tokens per layer ({@code budget}) or a fraction of the full length so far ({@code budget-ratio});
+ * with either, {@code grace} (0 = none) keeps it at least prompt length + grace tokens.
  */
 public final class Policies {
     public static final int VERSION = 1;
@@ -59,7 +60,7 @@ public final class Policies {
                         throw new IllegalArgumentException("KV policy streamingllm: give only one of parameters "
                                 + "'window', 'budget' and 'budget-ratio'");
                     }
-                    budget = new Budget(sinks + p.positive("window", 0), 0);
+                    budget = new Budget(sinks + p.positive("window", 0), 0, 0);
                 } else {
                     budget = Budget.read(p);
                 }

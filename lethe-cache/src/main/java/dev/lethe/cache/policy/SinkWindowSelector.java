@@ -13,7 +13,7 @@ final class SinkWindowSelector implements Selector {
     @Override
     public Selection select(LayerView layer, SequenceView sequence) {
         int len = layer.length();
-        int b = budget.resolve(layer.fullLength());
+        int b = budget.resolve(layer.fullLength(), sequence.promptLength());
         if (len <= b) return Selection.NONE;
         int s = Math.min(sinks, b);
         return Selection.keep(Ranking.keep(len, s, b - s, new int[0], 0));

@@ -11,7 +11,7 @@ final class TopBudgetSelector implements Selector {
     @Override
     public Selection select(LayerView layer, SequenceView sequence) {
         int len = layer.length();
-        int b = budget.resolve(layer.fullLength());
+        int b = budget.resolve(layer.fullLength(), sequence.promptLength());
         if (len <= b) return Selection.NONE;
         return Selection.keep(Ranking.keep(len, 0, 0, Ranking.descending(layer.scores(), 0, len), b));
     }

@@ -34,8 +34,8 @@ final class WindowedSelector implements Selector {
         this.lastCompressed = new int[layerFactor.length];
     }
 
-    int budget(int layer, int fullLength) {
-        return Math.max(1, (int) Math.round(budget.resolve(fullLength) * layerFactor[layer]));
+    int budget(int layer, int fullLength, int promptLength) {
+        return Math.max(1, (int) Math.round(budget.resolve(fullLength, promptLength) * layerFactor[layer]));
     }
 
     @Override
@@ -43,7 +43,7 @@ final class WindowedSelector implements Selector {
         int l = layer.layer();
         int len = layer.length();
         int full = layer.fullLength();
-        int b = budget(l, full);
+        int b = budget(l, full, sequence.promptLength());
         if (len <= b || full - lastCompressed[l] < interval) return Selection.NONE;
         lastCompressed[l] = full;
         int observation = Math.min(window, b);

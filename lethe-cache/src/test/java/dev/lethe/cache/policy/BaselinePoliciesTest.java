@@ -52,6 +52,39 @@ class BaselinePoliciesTest {
     }
 
     @Test
+    void graceKeepsTheBudgetAtLeastPromptPlusGrace() {
+        try (var cache = cache("streamingllm", "sinks", "2", "budget-ratio", "0.5", "grace", "3")) {
+            cache.declarePromptLength(6);
+            Synthetic.appendAll(cache, 0, 6);
+            cache.endStep();
+            assertEquals(6, cache.length(0), "a budget of 3 would cut the prompt; the floor is 6 + 3");
+            for (int p = 6; p < 10; p++) {
+                Synthetic.appendAll(cache, p, p + 1);
+                cache.endStep();
+            }
+            assertArrayEquals(new int[]{0, 1, 3, 4, 5, 6, 7, 8, 9}, Synthetic.positions(cache, 0), "10 tokens, floor 9");
+            for (int p = 10; p < 30; p++) {
+                Synthetic.appendAll(cache, p, p + 1);
+                cache.endStep();
+            }
+            assertEquals(15, cache.length(0), "past the floor the ratio rules: half of 30");
+        }
+    }
+
+    @Test
+    void noPolicyPrunesBeforeTheDeclaredPromptIsIn() {
+        try (var cache = cache("streamingllm", "sinks", "2", "budget-ratio", "0.5")) {
+            cache.declarePromptLength(12);
+            Synthetic.appendAll(cache, 0, 8);
+            cache.endStep();
+            assertEquals(8, cache.length(0), "the first prefill chunk stays whole");
+            Synthetic.appendAll(cache, 8, 12);
+            cache.endStep();
+            assertArrayEquals(new int[]{0, 1, 8, 9, 10, 11}, Synthetic.positions(cache, 0), "pruned once the prompt is in");
+        }
+    }
+
+    @Test
     void h2oKeepsHeavyHittersByAccumulatedAttentionPlusRecent() {
         try (var cache = cache("h2o", "budget", "4", "recent-ratio", "0.5")) {
             Synthetic.appendAll(cache, 0, 6);

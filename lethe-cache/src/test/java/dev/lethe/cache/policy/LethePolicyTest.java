@@ -159,6 +159,9 @@ class LethePolicyTest {
             Synthetic.appendAll(cache, 0, 10);
             cache.endStep();
             assertEquals(30, cache.promptLength(), "not the 10 positions of the first chunk");
+            assertEquals(-1, selector(cache).threshold(0), "the policy is not consulted while the prompt comes in");
+            Synthetic.appendAll(cache, 10, 30);
+            cache.endStep();
             assertEquals(38, selector(cache).threshold(0));
         }
     }
