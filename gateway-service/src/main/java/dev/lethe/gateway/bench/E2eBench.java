@@ -118,10 +118,12 @@ public final class E2eBench {
                     sampler.scheduleAtFixedRate(() -> memory.add(sample(streamStart, clients)), 0, 1, TimeUnit.SECONDS);
                     // Measure only after the warm-up: the JIT compiles the hot paths of a fresh JVM in the first seconds.
                     sampler.schedule(() -> {
-                        recorders.added().reset();
-                        recorders.endToEnd().reset();
-                        recorders.gaps().reset();
-                        recorders.clientFirst().set(0);
+                        synchronized (recorders) {
+                            recorders.added().reset();
+                            recorders.endToEnd().reset();
+                            recorders.gaps().reset();
+                            recorders.clientFirst().set(0);
+                        }
                     }, s.warmup().toMillis(), TimeUnit.MILLISECONDS);
                     pacer.run();
                     awaitDone(clients, Duration.ofSeconds(60));

@@ -80,14 +80,18 @@ final class SseClient {
         tokenEvents++;
         long sent = times.sentAt(job, to);
         long seen = times.seenAt(job, to);
-        if (sent > 0) {
-            recorders.endToEnd().recordValue(Math.max(0, (now - sent) / 1000));
-        }
-        // The plain consumer may read a token after a client got it (both race for the CPU): the gateway then
-        // added nothing measurable, counted as 0.
-        recorders.added().recordValue(seen > 0 ? Math.max(0, (now - seen) / 1000) : 0);
-        if (seen == 0) {
-            recorders.clientFirst().incrementAndGet();
+        // One token's timings go in together, so that the reset at the end of the warm-up (under the same lock)
+        // never keeps one of them and drops the other.
+        synchronized (recorders) {
+            if (sent > 0) {
+                recorders.endToEnd().recordValue(Math.max(0, (now - sent) / 1000));
+            }
+            // The plain consumer may read a token after a client got it (both race for the CPU): the gateway then
+            // added nothing measurable, counted as 0.
+            recorders.added().recordValue(seen > 0 ? Math.max(0, (now - seen) / 1000) : 0);
+            if (seen == 0) {
+                recorders.clientFirst().incrementAndGet();
+            }
         }
         if (lastArrival > 0) {
             recorders.gaps().recordValue((now - lastArrival) / 1000);
