@@ -4,6 +4,7 @@
 # The Java runtime comes from gpu-jre.sh, built once into DIR/../jre. Usage: gpu-stage.sh DIR
 set -euo pipefail
 dir=${1:?usage: gpu-stage.sh DIR}
+mkdir -p "$dir" && dir="$(cd "$dir" && pwd)"   # absolute: the jar step below runs from another folder
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/java-env.sh"
 shared="$root/../shared"
