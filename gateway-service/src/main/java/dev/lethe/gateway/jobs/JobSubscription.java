@@ -44,6 +44,8 @@ final class JobSubscription {
     private volatile boolean reading;
     private volatile boolean usageWaitOver;
     private boolean usageTimerStarted;
+    private volatile boolean liveWaitOver;
+    private boolean liveTimerStarted;
 
     JobSubscription(JobTrack track, TokenArchive archive, FluxSink<StreamEvent> sink, long afterSeq,
                     Duration usageWait) {
@@ -84,7 +86,7 @@ final class JobSubscription {
                 emit(fromArchive);
                 continue;
             }
-            switch (track.next(cursor, usageWaitOver)) {
+            switch (track.next(cursor, usageWaitOver, liveWaitOver)) {
                 case JobTrack.Step.Chunk(TokenChunk chunk) -> emit(chunk);
                 case JobTrack.Step.Gap(long untilSeq) -> readBack(untilSeq);
                 case JobTrack.Step.Finish(StreamEvent.Finished finished) -> {
@@ -92,9 +94,11 @@ final class JobSubscription {
                     sink.next(finished);
                     sink.complete();
                 }
-                case JobTrack.Step.Wait(boolean forUsage) -> {
-                    if (forUsage) {
-                        startUsageTimer();
+                case JobTrack.Step.Wait(JobTrack.Step.Wait.For waitingFor) -> {
+                    switch (waitingFor) {
+                        case FINAL_STATUS -> startUsageTimer();
+                        case LIVE_TOKENS -> startLiveTimer();
+                        case CHANGE -> { }
                     }
                     return;
                 }
@@ -149,6 +153,18 @@ final class JobSubscription {
                 LOG.warn("reading tokens of job {} back from Kafka failed", track.jobId(), error);
             }
             reading = false;
+            drain();
+        });
+    }
+
+    /** The same bound as for a final status: how long one of this gateway's consumers may trail the other. */
+    private void startLiveTimer() {
+        if (liveTimerStarted) {
+            return;
+        }
+        liveTimerStarted = true;
+        Mono.delay(usageWait).subscribe(tick -> {
+            liveWaitOver = true;
             drain();
         });
     }
