@@ -44,8 +44,6 @@ final class JobSubscription {
     private volatile boolean reading;
     private volatile boolean usageWaitOver;
     private boolean usageTimerStarted;
-    private volatile boolean liveWaitOver;
-    private boolean liveTimerStarted;
 
     JobSubscription(JobTrack track, TokenArchive archive, FluxSink<StreamEvent> sink, long afterSeq,
                     Duration usageWait) {
@@ -86,7 +84,7 @@ final class JobSubscription {
                 emit(fromArchive);
                 continue;
             }
-            switch (track.next(cursor, usageWaitOver, liveWaitOver)) {
+            switch (track.next(cursor, usageWaitOver)) {
                 case JobTrack.Step.Chunk(TokenChunk chunk) -> emit(chunk);
                 case JobTrack.Step.Gap(long untilSeq) -> readBack(untilSeq);
                 case JobTrack.Step.Finish(StreamEvent.Finished finished) -> {
@@ -94,11 +92,9 @@ final class JobSubscription {
                     sink.next(finished);
                     sink.complete();
                 }
-                case JobTrack.Step.Wait(JobTrack.Step.Wait.For waitingFor) -> {
-                    switch (waitingFor) {
-                        case FINAL_STATUS -> startUsageTimer();
-                        case LIVE_TOKENS -> startLiveTimer();
-                        case CHANGE -> { }
+                case JobTrack.Step.Wait(boolean forUsage) -> {
+                    if (forUsage) {
+                        startUsageTimer();
                     }
                     return;
                 }
@@ -153,18 +149,6 @@ final class JobSubscription {
                 LOG.warn("reading tokens of job {} back from Kafka failed", track.jobId(), error);
             }
             reading = false;
-            drain();
-        });
-    }
-
-    /** The same bound as for a final status: how long one of this gateway's consumers may trail the other. */
-    private void startLiveTimer() {
-        if (liveTimerStarted) {
-            return;
-        }
-        liveTimerStarted = true;
-        Mono.delay(usageWait).subscribe(tick -> {
-            liveWaitOver = true;
             drain();
         });
     }

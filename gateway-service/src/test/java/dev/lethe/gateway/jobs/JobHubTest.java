@@ -121,38 +121,6 @@ class JobHubTest {
     }
 
     @Test
-    void aFinalStatusThatOvertakesTheFirstChunksWaitsForThemInsteadOfReadingBack() {
-        JobHub hub = hub(100, Duration.ofSeconds(10));
-        JobTrack track = hub.submitted("j5", "acme", "m", Chunks.T0);
-        Mono<List<StreamEvent>> events = hub.events(track, -1).collectList().cache();
-        events.subscribe();
-        // The status consumer hands over the final state before the token consumer has delivered anything.
-        hub.onStatus(status("j5", "acme", JobState.COMPLETED, 5, 7, FinishReason.LENGTH, 2));
-        assertThat(archive.reads).as("no read-back while the live tokens may still come").hasValue(0);
-        Chunks.split("j5", 6, 3).forEach(c -> produce(hub, c));
-        produce(hub, Chunks.end("j5", 5, FinishReason.LENGTH));
-
-        List<StreamEvent> got = events.block(WAIT);
-        assertThat(tokenIds(got)).isEqualTo(ids(0, 5));
-        assertThat(got.getLast()).isInstanceOf(StreamEvent.Finished.class);
-        assertThat(archive.reads).as("the live consumer caught up: nothing read back").hasValue(0);
-    }
-
-    @Test
-    void tokensThatNeverComeLiveAreReadBackAfterTheWait() {
-        JobHub hub = hub(100, Duration.ofMillis(200));
-        JobTrack track = hub.submitted("j6", "acme", "m", Chunks.T0);
-        // Written to the topic, never delivered to this gateway's token consumer.
-        Chunks.split("j6", 6, 3).forEach(archive.topic::add);
-        hub.onStatus(status("j6", "acme", JobState.COMPLETED, 5, 7, FinishReason.LENGTH, 2));
-
-        List<StreamEvent> got = hub.events(track, -1).collectList().block(WAIT);
-        assertThat(tokenIds(got)).isEqualTo(ids(0, 5));
-        assertThat(got.getLast()).isInstanceOf(StreamEvent.Finished.class);
-        assertThat(archive.reads.get()).isPositive();
-    }
-
-    @Test
     void aGatewayThatJoinsLateReadsBackThenFollowsLive() {
         JobHub hub = hub(100, Duration.ofSeconds(10));
         // Another gateway took the job; this one starts after tokens 0..9 were written.
