@@ -1,10 +1,5 @@
 package dev.lethe.engine.gpu;
 
-import static jcuda.driver.JCudaDriver.cuEventCreate;
-import static jcuda.driver.JCudaDriver.cuEventDestroy;
-import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
-import static jcuda.driver.JCudaDriver.cuEventRecord;
-import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 
 import dev.lethe.cache.KvLayout;
 import dev.lethe.cache.policy.PolicySpec;
@@ -15,7 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import jcuda.driver.CUevent;
 
 /**
  * Batched decoding of a Llama-3-8B-shaped model with random BF16 weights made on the device:
@@ -106,7 +100,7 @@ public final class GpuBatchBench {
              DeviceBuffer partial = DeviceBuffer.allocate(partialFloats * 4)) {
             device.kernels().fillRandom(x, GgmlType.F32, 5, 1f);
             device.kernels().fillRandom(x16, GgmlType.BF16, 6, 1f);
-            double[] ms = time(device, 5, () -> {
+            double[] ms = GpuBench.time(device, 5, () -> {
                 for (BatchModel.Layer l : model.layers()) {
                     for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
                         k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n);
@@ -114,7 +108,7 @@ public final class GpuBatchBench {
                 }
                 k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n);
             });
-            return median(ms);
+            return GpuBench.median(ms);
         }
     }
 
@@ -199,35 +193,5 @@ public final class GpuBatchBench {
 
     private static String abbreviate(String name) {
         return name.length() <= 34 ? name : name.substring(0, 31) + "...";
-    }
-
-    private static double[] time(GpuDevice device, int repeats, Runnable work) {
-        CUevent start = new CUevent(), end = new CUevent();
-        cuEventCreate(start, 0);
-        cuEventCreate(end, 0);
-        try {
-            work.run();
-            double[] ms = new double[repeats];
-            float[] elapsed = new float[1];
-            for (int i = 0; i < repeats; i++) {
-                cuEventRecord(start, null);
-                work.run();
-                cuEventRecord(end, null);
-                cuEventSynchronize(end);
-                cuEventElapsedTime(elapsed, start, end);
-                ms[i] = elapsed[0];
-            }
-            return ms;
-        } finally {
-            cuEventDestroy(start);
-            cuEventDestroy(end);
-            device.synchronize();
-        }
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
     }
 }

@@ -153,7 +153,8 @@ public final class GpuBench {
         }
     }
 
-    private static double[] time(GpuDevice device, int repeats, Runnable work) {
+    /** Milliseconds of {@code work} on the device, timed with CUDA events, {@code repeats} times after a warm-up run. */
+    static double[] time(GpuDevice device, int repeats, Runnable work) {
         CUevent start = new CUevent(), end = new CUevent();
         cuEventCreate(start, 0);
         cuEventCreate(end, 0);
@@ -177,7 +178,7 @@ public final class GpuBench {
         }
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         return sorted[sorted.length / 2];
