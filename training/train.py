@@ -305,6 +305,9 @@ def main():
                                    "tool exported) instead of random ones")
     ap.add_argument("--evict", type=float, default=0.0,
                     help="fraction of training rows that see a randomly pruned cache (eviction_masks())")
+    ap.add_argument("--evict-from", type=float, default=0.0,
+                    help="fraction of the training time after which --evict applies (before it every row is causal): "
+                         "the model first learns the task on whole caches, then to cope with pruned ones, in one run")
     ap.add_argument("--small", action="store_true", help="a tiny model, for a CPU smoke test of the pipeline")
     args = ap.parse_args()
 
@@ -351,6 +354,7 @@ def main():
     generator.manual_seed(args.seed)
     step, tokens, start = 0, 0, time.time()
     loss_sum = torch.zeros((), device=device)
+    evicting = False
     model.train()
     try:
         while (elapsed := time.time() - start) < args.train_seconds:
@@ -365,7 +369,10 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr
             visible = None
-            if args.evict > 0:
+            if args.evict > 0 and frac >= args.evict_from:
+                if not evicting:
+                    print(f"step {step} {elapsed:.0f}s: from here {args.evict:.0%} of the rows see a pruned cache", flush=True)
+                    evicting = True
                 visible = eviction_masks(prompt_lengths(m), x.shape[1] - 1, len(model.layers), args.evict, generator, device)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
                 logits = model(x[:, :-1], visible)

@@ -36,6 +36,7 @@ final class BenchQualityCommand {
               --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
               --gammas LIST        Lethe's score decays swept with them (default 0.95)
               --sinks N            sink tokens of Lethe's sweep and of StreamingLLM alike (default: theirs, 4)
+              --threads N          problems decoded at once (default: the processors; the table does not depend on it)
               defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
 
@@ -44,7 +45,7 @@ final class BenchQualityCommand {
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         Options o = Options.parse(args, 1, Set.of("model", "text", "tokens", "policies", "budgets", "taus",
                 "sweep-delta", "prompt-tokens", "agreement-tokens", "out", "task", "test", "problems", "min-chars",
-                "recent-ratios", "gammas", "sinks"), Set.of());
+                "recent-ratios", "gammas", "sinks", "threads"), Set.of());
         Path modelPath = o.has("model") ? Path.of(o.get("model", null)) : DefaultModel.path();
         if (o.has("task")) return runTask(o, modelPath, out, err);
         int tokens = o.getInt("tokens", 1024);
@@ -128,7 +129,8 @@ final class BenchQualityCommand {
             for (PolicySpec spec : settings.values()) dev.lethe.cache.policy.Policies.create(spec, model.kvLayout());
             err.printf(Locale.ROOT, "bench-quality --task %s: %s, %d held-out problems from %s (solutions over %d chars), %d settings%n",
                     task, modelPath.getFileName(), problems.size(), test, minChars, settings.size());
-            List<TaskBench.Row> rows = new TaskBench(model, problems).run(List.copyOf(settings.keySet()), List.copyOf(settings.values()), err);
+            List<TaskBench.Row> rows = new TaskBench(model, problems).run(List.copyOf(settings.keySet()), List.copyOf(settings.values()),
+                    o.getInt("threads", Runtime.getRuntime().availableProcessors()), err);
             TaskBench.printTable(rows, out);
             String title = "Task " + task + " (" + problems.size() + " held-out problems): ";
             TaskBench.writeChart(rows, false, title + "accuracy against retained KV", outDir.resolve("accuracy-vs-memory.png"));

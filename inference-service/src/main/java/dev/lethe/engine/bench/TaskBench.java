@@ -16,6 +16,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -178,34 +182,68 @@ public final class TaskBench {
                 text.equals(problem.solution()), n, stats.retainedFractionSum(), stats.retainedSamples());
     }
 
-    /** Every setting over every problem; progress lines go to {@code progress}. */
-    public List<Row> run(List<String> labels, List<PolicySpec> specs, PrintStream progress) {
+    /**
+     * Every setting over every problem, on {@code threads} threads (each greedy decode is independent: a sequence
+     * of its own on the shared read-only model, so the rows do not depend on the thread count); progress lines
+     * go to {@code progress}, one per setting, in order. A row's seconds add up its decodes' times.
+     */
+    public List<Row> run(List<String> labels, List<PolicySpec> specs, int threads, PrintStream progress) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, not " + threads);
         List<Row> rows = new ArrayList<>();
-        for (int i = 0; i < specs.size(); i++) {
-            long t0 = System.nanoTime();
-            int correct = 0;
-            int computed = 0;
-            int exact = 0;
-            long tokens = 0;
-            double fractionSum = 0;
-            long samples = 0;
-            for (Problem p : problems) {
-                Outcome o = solve(p, specs.get(i));
-                if (o.correct()) correct++;
-                if (o.computedCorrect()) computed++;
-                if (o.exactSolution()) exact++;
-                tokens += o.generatedTokens();
-                fractionSum += o.retainedFractionSum();
-                samples += o.retainedSamples();
+        try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+            List<List<Future<Timed>>> pending = new ArrayList<>();
+            for (PolicySpec spec : specs) {
+                List<Future<Timed>> perProblem = new ArrayList<>();
+                for (Problem p : problems) perProblem.add(pool.submit(() -> timedSolve(p, spec)));
+                pending.add(perProblem);
             }
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            Row row = new Row(labels.get(i), specs.get(i).name(), specs.get(i), samples == 0 ? 1 : fractionSum / samples,
-                    correct, computed, exact, problems.size(), tokens, seconds);
-            rows.add(row);
-            progress.printf(Locale.ROOT, "  %-34s %3d/%d correct (%d computed registers right), retained %5.1f%%, %.1f s (%.0f tok/s)%n",
-                    row.label(), correct, problems.size(), computed, 100 * row.meanRetained(), seconds, tokens / seconds);
+            for (int i = 0; i < specs.size(); i++) {
+                int correct = 0;
+                int computed = 0;
+                int exact = 0;
+                long tokens = 0;
+                double fractionSum = 0;
+                long samples = 0;
+                double seconds = 0;
+                for (Future<Timed> f : pending.get(i)) {
+                    Timed t = await(f);
+                    Outcome o = t.outcome();
+                    if (o.correct()) correct++;
+                    if (o.computedCorrect()) computed++;
+                    if (o.exactSolution()) exact++;
+                    tokens += o.generatedTokens();
+                    fractionSum += o.retainedFractionSum();
+                    samples += o.retainedSamples();
+                    seconds += t.seconds();
+                }
+                Row row = new Row(labels.get(i), specs.get(i).name(), specs.get(i), samples == 0 ? 1 : fractionSum / samples,
+                        correct, computed, exact, problems.size(), tokens, seconds);
+                rows.add(row);
+                progress.printf(Locale.ROOT, "  %-34s %3d/%d correct (%d computed registers right), retained %5.1f%%, %.1f s (%.0f tok/s per thread)%n",
+                        row.label(), correct, problems.size(), computed, 100 * row.meanRetained(), seconds, tokens / seconds);
+            }
         }
         return rows;
+    }
+
+    private record Timed(Outcome outcome, double seconds) {}
+
+    private Timed timedSolve(Problem p, PolicySpec spec) {
+        long t0 = System.nanoTime();
+        Outcome o = solve(p, spec);
+        return new Timed(o, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static Timed await(Future<Timed> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a decode", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e.getCause());
+        }
     }
 
     /**

@@ -105,6 +105,26 @@ class TaskBenchTest {
     }
 
     @Test
+    void rowsDoNotDependOnTheThreadCount() {
+        List<TaskBench.Problem> shortest = heldOut.stream()
+                .sorted(java.util.Comparator.comparingInt(p -> p.solution().length())).limit(3).toList();
+        List<PolicySpec> specs = List.of(PolicySpec.of("full"), PolicySpec.of("lethe", "delta", "16", "sparse-ratio", "2"));
+        List<String> labels = List.of("full", "lethe");
+        TaskBench bench = new TaskBench(model, shortest);
+        List<TaskBench.Row> one = bench.run(labels, specs, 1, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        List<TaskBench.Row> three = bench.run(labels, specs, 3, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        for (int i = 0; i < specs.size(); i++) {
+            TaskBench.Row a = one.get(i), b = three.get(i);
+            assertEquals(a.correct(), b.correct(), labels.get(i));
+            assertEquals(a.computedCorrect(), b.computedCorrect(), labels.get(i));
+            assertEquals(a.exactSolutions(), b.exactSolutions(), labels.get(i));
+            assertEquals(a.generatedTokens(), b.generatedTokens(), labels.get(i));
+            assertEquals(a.meanRetained(), b.meanRetained(), 0.0, labels.get(i));
+        }
+        assertTrue(one.get(1).meanRetained() < 1.0, "the Lethe setting pruned: " + one.get(1).meanRetained());
+    }
+
+    @Test
     void readsOnlyProblemsWithLongSolutionsUpToTheLimit() throws IOException {
         List<TaskBench.Problem> longOnes = TaskBench.readProblems(repoFile("training/data/trace-test.txt"), 1000, 5);
         assertEquals(5, longOnes.size());
