@@ -151,8 +151,10 @@ public record GatewayProperties(
      * @param maxJobs          jobs whose state and recent tokens are kept in memory (least recently
      *                         updated ones are dropped first)
      * @param maxChunksPerJob  token chunks kept per job; older ones are read back from Kafka
-     * @param usageWait        after a job's last token, how long to wait for its final status (which
-     *                         carries the prompt token count) before reporting usage without it
+     * @param usageWait        how long one of the gateway's consumers may trail the other: after a job's last
+     *                         token, the wait for its final status (which carries the prompt token count)
+     *                         before reporting usage without it; and after a status that announces tokens of a
+     *                         job submitted here, the wait for them before reading them back from Kafka
      * @param replayTimeout    longest read back from {@code lethe.tokens}
      * @param maxPerTenant     concurrent streams (SSE responses) each tenant may hold open, unless the
      *                         tenant says otherwise; one more is refused with 429

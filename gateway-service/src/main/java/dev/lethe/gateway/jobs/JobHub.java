@@ -9,6 +9,8 @@ import java.util.Map;
 import java.util.Optional;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Every job this gateway knows, fed by its consumers of {@code lethe.tokens} and {@code lethe.jobs},
@@ -20,11 +22,18 @@ public final class JobHub {
 
     private final TokenArchive archive;
     private final GatewayProperties.Streams settings;
+    private final Scheduler timers;
     private final Map<String, JobTrack> jobs;
 
     public JobHub(TokenArchive archive, GatewayProperties.Streams settings) {
+        this(archive, settings, Schedulers.parallel());
+    }
+
+    /** @param timers where subscribers time their waits for one consumer to catch up with the other (tests: virtual time) */
+    JobHub(TokenArchive archive, GatewayProperties.Streams settings, Scheduler timers) {
         this.archive = archive;
         this.settings = settings;
+        this.timers = timers;
         int maxJobs = settings.maxJobs();
         // Access order false: a job moves to the back when it is updated (re-put), not when it is read.
         this.jobs = new LinkedHashMap<>(16, 0.75f, false) {
@@ -97,10 +106,14 @@ public final class JobHub {
             throw new IllegalArgumentException("afterSeq must be -1 or more, not " + afterSeq);
         }
         return Flux.create((FluxSink<StreamEvent> sink) -> {
-            JobSubscription subscription = new JobSubscription(track, archive, sink, afterSeq, settings.usageWait());
+            JobSubscription subscription = new JobSubscription(track, archive, sink, afterSeq, settings.usageWait(),
+                    timers);
             track.subscribe(subscription);
             sink.onRequest(n -> subscription.drain());
-            sink.onDispose(() -> track.unsubscribe(subscription));
+            sink.onDispose(() -> {
+                track.unsubscribe(subscription);
+                subscription.dispose();
+            });
         });
     }
 

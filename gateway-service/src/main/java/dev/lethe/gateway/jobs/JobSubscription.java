@@ -7,11 +7,15 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.FluxSink;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
 
 /**
  * One subscriber's position in one job's stream. It pulls from the job's {@link JobTrack} by seq, only
@@ -20,7 +24,10 @@ import reactor.core.publisher.Mono;
  * the cursor forward, which is what makes a resumed stream free of gaps and repeats.
  *
  * <p>{@link #drain} may be called from any thread (the Kafka consumers, the subscriber's requests,
- * a finished read-back); a work-in-progress counter makes one caller at a time run the loop.
+ * a finished read-back, a timer); a work-in-progress counter makes one caller at a time run the loop.
+ * Nothing in it blocks: a read-back runs elsewhere and only adds chunks when it is done, and while it runs
+ * the subscriber keeps following the live log, so a slow read never holds back tokens that came live.
+ * Its timers and read-backs are disposed when the subscriber leaves.
  */
 final class JobSubscription {
 
@@ -33,8 +40,12 @@ final class JobSubscription {
     private final TokenArchive archive;
     private final FluxSink<StreamEvent> sink;
     private final Duration usageWait;
+    private final Scheduler timers;
     private final AtomicInteger wip = new AtomicInteger();
     private final Queue<TokenChunk> readBack = new ConcurrentLinkedQueue<>();
+    /** The timers and the read-back this subscription started, ended with it. */
+    private final Disposable.Composite pending = Disposables.composite();
+    private final Disposable.Swap reader = Disposables.swap();
 
     // Touched only inside the drain loop, except the volatile flags set by callbacks before a drain.
     private long cursor;
@@ -44,14 +55,27 @@ final class JobSubscription {
     private volatile boolean reading;
     private volatile boolean usageWaitOver;
     private boolean usageTimerStarted;
+    private volatile boolean liveWaitOver;
+    private boolean liveTimerStarted;
 
+    /**
+     * @param usageWait how long one of the gateway's consumers may trail the other (see {@link JobTrack#next})
+     * @param timers    where the waits for the other consumer are timed
+     */
     JobSubscription(JobTrack track, TokenArchive archive, FluxSink<StreamEvent> sink, long afterSeq,
-                    Duration usageWait) {
+                    Duration usageWait, Scheduler timers) {
         this.track = track;
         this.archive = archive;
         this.sink = sink;
         this.cursor = afterSeq;
         this.usageWait = usageWait;
+        this.timers = timers;
+        pending.add(reader);
+    }
+
+    /** The subscriber left, or its stream ended: stop the timers and any read-back in flight. */
+    void dispose() {
+        pending.dispose();
     }
 
     void drain() {
@@ -71,7 +95,7 @@ final class JobSubscription {
     }
 
     private void drainLoop() {
-        while (!done && !reading && !sink.isCancelled() && sink.requestedFromDownstream() > 0) {
+        while (!done && !sink.isCancelled() && sink.requestedFromDownstream() > 0) {
             JobStatus status = track.status();
             if (status != null && status.state() != lastState) {
                 lastState = status.state();
@@ -84,17 +108,25 @@ final class JobSubscription {
                 emit(fromArchive);
                 continue;
             }
-            switch (track.next(cursor, usageWaitOver)) {
+            switch (track.next(cursor, usageWaitOver, liveWaitOver)) {
                 case JobTrack.Step.Chunk(TokenChunk chunk) -> emit(chunk);
-                case JobTrack.Step.Gap(long untilSeq) -> readBack(untilSeq);
+                case JobTrack.Step.Gap(long untilSeq) -> {
+                    // One read at a time; until it is back, a live chunk or a new status wakes the loop as usual.
+                    if (!reading) {
+                        readBack(untilSeq);
+                    }
+                    return;
+                }
                 case JobTrack.Step.Finish(StreamEvent.Finished finished) -> {
                     done = true;
                     sink.next(finished);
                     sink.complete();
                 }
-                case JobTrack.Step.Wait(boolean forUsage) -> {
-                    if (forUsage) {
-                        startUsageTimer();
+                case JobTrack.Step.Wait(JobTrack.Step.Wait.For waitingFor) -> {
+                    switch (waitingFor) {
+                        case FINAL_STATUS -> startUsageTimer();
+                        case LIVE_TOKENS -> startLiveTimer();
+                        case CHANGE -> { }
                     }
                     return;
                 }
@@ -138,9 +170,9 @@ final class JobSubscription {
         // A repeated read waits a little: the tokens may still be on their way to the topic.
         Mono<List<TokenChunk>> read = archive.read(track.jobId(), from, untilSeq, track.createdAt());
         if (fruitlessReads > 1) {
-            read = Mono.delay(Duration.ofMillis(200L * fruitlessReads)).then(read);
+            read = Mono.delay(Duration.ofMillis(200L * fruitlessReads), timers).then(read);
         }
-        read.subscribe(chunks -> {
+        reader.replace(read.subscribe(chunks -> {
             readBack.addAll(chunks);
             reading = false;
             drain();
@@ -150,17 +182,31 @@ final class JobSubscription {
             }
             reading = false;
             drain();
-        });
+        }));
     }
 
     private void startUsageTimer() {
-        if (usageTimerStarted) {
-            return;
+        if (!usageTimerStarted) {
+            usageTimerStarted = true;
+            pending.add(timers.schedule(() -> {
+                usageWaitOver = true;
+                drain();
+            }, usageWait.toNanos(), TimeUnit.NANOSECONDS));
         }
-        usageTimerStarted = true;
-        Mono.delay(usageWait).subscribe(tick -> {
-            usageWaitOver = true;
-            drain();
-        });
+    }
+
+    /**
+     * A status overtook the first chunks of a job submitted here: they are on their way to this gateway's token
+     * consumer, which delivers them (and wakes this subscription) long before the wait ends. Only if they never
+     * come, because that consumer started reading after they were written, are they read back.
+     */
+    private void startLiveTimer() {
+        if (!liveTimerStarted) {
+            liveTimerStarted = true;
+            pending.add(timers.schedule(() -> {
+                liveWaitOver = true;
+                drain();
+            }, usageWait.toNanos(), TimeUnit.NANOSECONDS));
+        }
     }
 }

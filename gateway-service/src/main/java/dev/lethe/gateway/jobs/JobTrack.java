@@ -25,6 +25,8 @@ public final class JobTrack {
     private JobStatus status;
     /** The chunk that carried the finish reason, once seen live or read back. */
     private TokenChunk finish;
+    /** Submitted through this gateway: its token consumer was reading before the job's first token was written. */
+    private boolean submittedHere;
 
     JobTrack(String jobId, int maxChunks) {
         this.jobId = jobId;
@@ -48,6 +50,7 @@ public final class JobTrack {
         this.tenant = tenant;
         this.model = model;
         this.createdAt = createdAt;
+        this.submittedHere = true;
     }
 
     /** @return whether anything a subscriber could see changed */
@@ -90,8 +93,10 @@ public final class JobTrack {
      *
      * @param usageWaitOver whether the subscriber already waited for a final status after the job's
      *                      last token, so that usage may be reported without it
+     * @param liveWaitOver  whether the subscriber already waited for tokens a status says exist but the live
+     *                      token consumer has not delivered yet
      */
-    synchronized Step next(long cursor, boolean usageWaitOver) {
+    synchronized Step next(long cursor, boolean usageWaitOver, boolean liveWaitOver) {
         if (log.covers(cursor)) {
             return new Step.Chunk(log.chunkAfter(cursor));
         }
@@ -100,13 +105,18 @@ public final class JobTrack {
             known = Math.max(known, finish.toSeq());
         }
         if (cursor < known && (log.isEmpty() || log.firstSeq() > cursor + 1)) {
+            if (log.isEmpty() && submittedHere && !liveWaitOver) {
+                // A status (read by another consumer) overtook the job's first chunks, which are on their way
+                // to this gateway's token consumer: wait for them before reading Kafka back.
+                return new Step.Wait(Step.Wait.For.LIVE_TOKENS);
+            }
             // The next tokens are not here: they came before this gateway saw the job, or were dropped.
             return new Step.Gap(log.isEmpty() ? known : log.firstSeq() - 1);
         }
         boolean statusFinal = status != null && status.state().isFinal();
         if (finish != null && cursor >= finish.toSeq()) {
             if (!statusFinal && !usageWaitOver) {
-                return new Step.Wait(true);
+                return new Step.Wait(Step.Wait.For.FINAL_STATUS);
             }
             return finished(finish.finishReason(), finish.toSeq());
         }
@@ -114,7 +124,7 @@ public final class JobTrack {
             return finished(status.finishReason() != null ? status.finishReason() : reasonOf(status.state()),
                     status.lastSeq());
         }
-        return new Step.Wait(false);
+        return new Step.Wait(Step.Wait.For.CHANGE);
     }
 
     private Step.Finish finished(FinishReason reason, long lastSeq) {
@@ -174,8 +184,16 @@ public final class JobTrack {
         record Finish(StreamEvent.Finished event) implements Step {
         }
 
-        /** Nothing to do until the next change; {@code forUsage}: only the final status is missing. */
-        record Wait(boolean forUsage) implements Step {
+        /** Nothing to do until the next change, or until a bounded wait for what {@code waitingFor} names ends. */
+        record Wait(For waitingFor) implements Step {
+            enum For {
+                /** Any change: new tokens, a new status. */
+                CHANGE,
+                /** Only the final status is missing after the job's last token (for its usage). */
+                FINAL_STATUS,
+                /** Tokens a status announced, not yet delivered by the live consumer. */
+                LIVE_TOKENS
+            }
         }
     }
 }

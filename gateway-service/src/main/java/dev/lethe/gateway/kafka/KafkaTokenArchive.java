@@ -16,6 +16,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.utils.Utils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,25 +55,25 @@ public final class KafkaTokenArchive implements TokenArchive {
     }
 
     private List<TokenChunk> readBlocking(String jobId, long afterSeq, long untilSeq, Instant since) {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        Deadline deadline = new Deadline(System.nanoTime() + timeout.toNanos());
         List<TokenChunk> found = new ArrayList<>();
         // No group: assign() and seek() need none, and nothing is committed.
         try (Consumer<String, DecodeResult<TokenChunk>> consumer = consumers.createConsumer(null, "lethe-gateway-replay")) {
-            List<PartitionInfo> partitions = consumer.partitionsFor(Topics.TOKENS, timeout);
+            List<PartitionInfo> partitions = consumer.partitionsFor(Topics.TOKENS, deadline.left());
             if (partitions == null || partitions.isEmpty()) {
                 return found;
             }
             TopicPartition partition = new TopicPartition(Topics.TOKENS, partitionOf(jobId, partitions.size()));
             consumer.assign(List.of(partition));
-            long end = consumer.endOffsets(List.of(partition), timeout).get(partition);
-            long start = startOffset(consumer, partition, since, end);
+            long end = consumer.endOffsets(List.of(partition), deadline.left()).get(partition);
+            long start = startOffset(consumer, partition, since, end, deadline);
             if (start >= end) {
                 return found;
             }
             consumer.seek(partition, start);
             long covered = afterSeq;
-            while (consumer.position(partition, timeout) < end && covered < untilSeq) {
-                if (System.nanoTime() > deadline) {
+            while (consumer.position(partition, deadline.left()) < end && covered < untilSeq) {
+                if (deadline.passed()) {
                     try (var _ = JobMdc.of(jobId)) {
                         LOG.warn("reading job {} back from {} timed out at offset {} of {}", jobId, partition,
                                 consumer.position(partition), end);
@@ -92,18 +93,36 @@ public final class KafkaTokenArchive implements TokenArchive {
                     }
                 }
             }
+        } catch (InterruptException e) {
+            // The subscriber left and its read was cancelled: nobody is waiting for the result.
+            Thread.interrupted();
         }
         return found;
     }
 
-    private long startOffset(Consumer<?, ?> consumer, TopicPartition partition, Instant since, long end) {
+    private long startOffset(Consumer<?, ?> consumer, TopicPartition partition, Instant since, long end,
+                             Deadline deadline) {
         if (since == null) {
-            return consumer.beginningOffsets(List.of(partition), timeout).get(partition);
+            return consumer.beginningOffsets(List.of(partition), deadline.left()).get(partition);
         }
         long at = Math.max(0, since.minus(CLOCK_SKEW).toEpochMilli());
-        Map<TopicPartition, OffsetAndTimestamp> offsets = consumer.offsetsForTimes(Map.of(partition, at), timeout);
+        Map<TopicPartition, OffsetAndTimestamp> offsets = consumer.offsetsForTimes(Map.of(partition, at), deadline.left());
         OffsetAndTimestamp offset = offsets.get(partition);
         return offset == null ? end : offset.offset(); // null: nothing was written since
+    }
+
+    /**
+     * The end of one read. Every blocking call of the consumer gets what is left of it, not the whole timeout
+     * each: otherwise a broker that answers slowly makes one read last several timeouts.
+     */
+    private record Deadline(long atNanos) {
+        Duration left() {
+            return Duration.ofNanos(Math.max(0, atNanos - System.nanoTime()));
+        }
+
+        boolean passed() {
+            return System.nanoTime() - atNanos > 0;
+        }
     }
 
     /** The partition Kafka's default partitioner gives a record with this key. */

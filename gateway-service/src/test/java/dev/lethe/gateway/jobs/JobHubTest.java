@@ -17,31 +17,52 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.test.StepVerifier;
+import reactor.test.scheduler.VirtualTimeScheduler;
 
 class JobHubTest {
 
     private static final Duration WAIT = Duration.ofSeconds(5);
 
-    /** Stands in for lethe.tokens: every chunk ever written, read back like the Kafka archive does. */
+    /**
+     * Stands in for lethe.tokens: every chunk ever written, read back like the Kafka archive does. A held archive
+     * answers no read until {@link #release}, as a Kafka read-back queued behind others under load.
+     */
     static final class TopicArchive implements TokenArchive {
         final List<TokenChunk> topic = new CopyOnWriteArrayList<>();
         final AtomicInteger reads = new AtomicInteger();
+        final AtomicInteger cancelledReads = new AtomicInteger();
+        private volatile Sinks.Empty<Void> gate;
+
+        void hold() {
+            gate = Sinks.empty();
+        }
+
+        void release() {
+            gate.tryEmitEmpty();
+        }
 
         @Override
         public Mono<List<TokenChunk>> read(String jobId, long afterSeq, long untilSeq, Instant since) {
             reads.incrementAndGet();
-            return Mono.fromSupplier(() -> topic.stream()
+            Mono<List<TokenChunk>> read = Mono.fromSupplier(() -> topic.stream()
                     .filter(c -> c.jobId().equals(jobId) && (c.toSeq() > afterSeq || c.finishReason() != null))
                     .toList());
+            Sinks.Empty<Void> held = gate;
+            return (held == null ? read : held.asMono().then(read)).doOnCancel(cancelledReads::incrementAndGet);
         }
     }
 
     private final TopicArchive archive = new TopicArchive();
 
     private JobHub hub(int maxChunksPerJob, Duration usageWait) {
-        return new JobHub(archive, new GatewayProperties.Streams(Duration.ofSeconds(10), 100, maxChunksPerJob,
-                usageWait, Duration.ofSeconds(5), 100));
+        return new JobHub(archive, streams(maxChunksPerJob, usageWait));
+    }
+
+    private static GatewayProperties.Streams streams(int maxChunksPerJob, Duration usageWait) {
+        return new GatewayProperties.Streams(Duration.ofSeconds(10), 100, maxChunksPerJob, usageWait,
+                Duration.ofSeconds(5), 100);
     }
 
     /** Writes a chunk to the "topic" and hands it to the hub, as the gateway's consumer would. */
@@ -118,6 +139,88 @@ class JobHubTest {
         List<StreamEvent> fromMiddle = hub.events(track, 47).collectList().block(WAIT);
         assertThat(tokenIds(fromMiddle)).isEqualTo(ids(48, 99));
         assertThat(text(fromMiddle)).isEqualTo(Chunks.text(48, 99));
+    }
+
+    @Test
+    void aFinalStatusThatOvertakesTheFirstChunksDoesNotHoldThemBack() {
+        // Reads back would hang: only the live consumer can end this stream, and the wait for it is long.
+        archive.hold();
+        JobHub hub = hub(100, Duration.ofMinutes(1));
+        JobTrack track = hub.submitted("j5", "acme", "m", Chunks.T0);
+        Mono<List<StreamEvent>> events = hub.events(track, -1).collectList().cache();
+        events.subscribe();
+        // The status consumer hands over the final state before the token consumer has delivered anything.
+        hub.onStatus(status("j5", "acme", JobState.COMPLETED, 5, 7, FinishReason.LENGTH, 2));
+        Chunks.split("j5", 6, 3).forEach(c -> produce(hub, c));
+        produce(hub, Chunks.end("j5", 5, FinishReason.LENGTH));
+
+        List<StreamEvent> got = events.block(WAIT);
+        assertThat(tokenIds(got)).isEqualTo(ids(0, 5));
+        assertThat(text(got)).isEqualTo(Chunks.text(0, 5));
+        assertThat(got.getLast()).isEqualTo(new StreamEvent.Finished(FinishReason.LENGTH, 5, new Usage(7, 6), null));
+        assertThat(archive.reads).as("the live consumer delivered them: nothing read back").hasValue(0);
+    }
+
+    @Test
+    void aReadBackInFlightDoesNotHoldBackTokensThatComeLive() {
+        archive.hold();
+        JobHub hub = hub(100, Duration.ofMinutes(1));
+        // Known here only from its status (another gateway took it), whose tokens 0..2 this gateway has not seen.
+        Chunks.split("j7", 3, 3).forEach(archive.topic::add);
+        hub.onStatus(status("j7", "acme", JobState.RUNNING, 2, 7, null, 3));
+        JobTrack track = hub.find("j7", "acme").orElseThrow();
+        Mono<List<StreamEvent>> events = hub.events(track, -1).collectList().cache();
+        events.subscribe();
+        assertThat(archive.reads).as("a gap in a job not submitted here is read back at once").hasValue(1);
+
+        // Consumer lag, not a gap: the live consumer delivers tokens 0..2 while the read is still out, then the rest.
+        Chunks.split("j7", 9, 3).forEach(c -> produce(hub, c));
+        produce(hub, Chunks.end("j7", 8, FinishReason.STOP));
+        hub.onStatus(status("j7", "acme", JobState.COMPLETED, 8, 7, FinishReason.STOP, 9));
+
+        List<StreamEvent> got = events.block(WAIT);
+        assertThat(tokenIds(got)).as("every token once, in order").isEqualTo(ids(0, 8));
+        assertThat(got.getLast()).isEqualTo(new StreamEvent.Finished(FinishReason.STOP, 8, new Usage(7, 9), null));
+        assertThat(archive.cancelledReads).as("the read nobody needs any more is dropped").hasValue(1);
+    }
+
+    @Test
+    void tokensTheLiveConsumerNeverDeliversAreReadBackOnceTheWaitForThemIsOver() {
+        VirtualTimeScheduler clock = VirtualTimeScheduler.create();
+        JobHub hub = new JobHub(archive, streams(100, Duration.ofSeconds(2)), clock);
+        JobTrack track = hub.submitted("j6", "acme", "m", Chunks.T0);
+        // Written to the topic before this gateway's token consumer started reading: it never delivers them.
+        Chunks.split("j6", 6, 3).forEach(archive.topic::add);
+        archive.topic.add(Chunks.end("j6", 5, FinishReason.LENGTH));
+        hub.onStatus(status("j6", "acme", JobState.COMPLETED, 5, 7, FinishReason.LENGTH, 2));
+
+        List<StreamEvent> got = new CopyOnWriteArrayList<>();
+        hub.events(track, -1).subscribe(got::add);
+        clock.advanceTimeBy(Duration.ofMillis(1999));
+        assertThat(archive.reads).as("the live consumer gets its moment").hasValue(0);
+        assertThat(got).hasSize(1).first().isInstanceOf(StreamEvent.StatusChanged.class);
+
+        clock.advanceTimeBy(Duration.ofMillis(1));
+        assertThat(archive.reads).hasValue(1);
+        assertThat(tokenIds(got)).isEqualTo(ids(0, 5));
+        assertThat(got.getLast()).isEqualTo(new StreamEvent.Finished(FinishReason.LENGTH, 5, new Usage(7, 6), null));
+    }
+
+    @Test
+    void aSubscriberThatLeavesStopsItsWaitAndItsReadBack() {
+        VirtualTimeScheduler clock = VirtualTimeScheduler.create();
+        JobHub hub = new JobHub(archive, streams(100, Duration.ofSeconds(2)), clock);
+        JobTrack track = hub.submitted("j8", "acme", "m", Chunks.T0);
+        hub.onStatus(status("j8", "acme", JobState.RUNNING, 5, 7, null, 2));
+        hub.events(track, -1).subscribe().dispose();
+        clock.advanceTimeBy(Duration.ofMinutes(1));
+        assertThat(archive.reads).as("no read for a subscriber that left during the wait").hasValue(0);
+
+        archive.hold();
+        hub.onStatus(status("j9", "acme", JobState.RUNNING, 5, 7, null, 2)); // not submitted here: read at once
+        hub.find("j9", "acme").map(other -> hub.events(other, -1).subscribe()).orElseThrow().dispose();
+        assertThat(archive.reads).hasValue(1);
+        assertThat(archive.cancelledReads).as("its read-back is cancelled").hasValue(1);
     }
 
     @Test
