@@ -162,6 +162,10 @@ public final class BatchDecoder implements AutoCloseable {
         return graphs == null ? 0 : graphs.replays();
     }
 
+    long graphEvictions() {
+        return graphs == null ? 0 : graphs.evictions();
+    }
+
     /** Times the next steps this decoder runs (the benchmark's breakdown); see {@link StepProfile}. */
     void profile(StepProfile p) {
         this.profile = p;

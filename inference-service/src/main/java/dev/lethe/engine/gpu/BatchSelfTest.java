@@ -415,7 +415,8 @@ final class BatchSelfTest {
     /**
      * On a real model: sequences of different prompts and lengths through the batched engine, at most three at
      * a time (so they join and leave mid-run), against the CPU engine fed the same tokens one at a time; then
-     * Lethe, where a second sequence waits for blocks until the first one's pruning rounds free them.
+     * Lethe, where a second sequence waits for blocks until the first one's pruning rounds free them. Each case
+     * runs twice on the same prompts: launches queued one by one, then replayed as CUDA graphs.
      */
     void modelChecks(Model model, GpuModel gpu) {
         try (BatchModel batchModel = BatchModel.of(gpu)) {
@@ -463,39 +464,68 @@ final class BatchSelfTest {
         return new Check(name, mismatched, mismatched, 0, mismatched == 0 ? "all equal" : mismatched + " sequences differ" + first);
     }
 
+    private static String mode(boolean graphs) {
+        return graphs ? " (graphs)" : " (no graphs)";
+    }
+
+    /** The graph-mode run's checks beyond the CPU's ids: the same ids as without graphs, and graphs really replayed. */
+    private void graphChecks(String name, List<BatchSequence> withGraphs, List<BatchSequence> without, BatchDecoder decoder) {
+        int differ = 0;
+        for (int i = 0; i < withGraphs.size(); i++) if (!Arrays.equals(withGraphs.get(i).produced(), without.get(i).produced())) differ++;
+        checks.add(new Check("  " + name + ": graphs == no graphs", differ, differ, 0, differ == 0 ? "all equal" : differ + " sequences differ"));
+        boolean replayed = decoder.graphReplays() > 0 && decoder.graphCaptures() > 0;
+        checks.add(new Check("  " + name + ": steps ran as graphs", replayed ? 0 : 1, replayed ? 0 : 1, 0,
+                decoder.graphCaptures() + " graphs recorded, " + decoder.graphReplays() + " replays, " + decoder.graphEvictions() + " evicted"));
+    }
+
     private void fullCache(Model model, BatchModel batchModel) {
-        int[] prompts = {1, 3, 12, 7, 2, 20}, generate = {40, 25, 60, 33, 50, 9};
-        List<BatchSequence> seqs = new ArrayList<>();
-        List<int[]> cpu = new ArrayList<>();
-        for (int i = 0; i < prompts.length; i++) {
-            int[] prompt = prompt(model, prompts[i]);
-            seqs.add(new BatchSequence(i, prompt, generate[i], true));
-            cpu.add(cpuGreedy(model, PolicySpec.full(), prompt, generate[i]));
+        int[] promptLengths = {1, 3, 12, 7, 2, 20}, generate = {40, 25, 60, 33, 50, 9};
+        List<int[]> prompts = new ArrayList<>(), cpu = new ArrayList<>();
+        for (int i = 0; i < promptLengths.length; i++) {
+            prompts.add(prompt(model, promptLengths[i]));
+            cpu.add(cpuGreedy(model, PolicySpec.full(), prompts.get(i), generate[i]));
         }
-        try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, 400, false);
-             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 3, 128)) {
-            int[] joins = new int[1];
-            BatchDecoder.RunStats stats = decoder.run(seqs, BatchPolicy.full(), (step, running, waiting, before, after, admitted) -> joins[0] += admitted);
-            checks.add(sameIds("batched greedy ids vs cpu, " + seqs.size() + " sequences", seqs, cpu));
-            checks.add(new Check("  continuous batching: joins mid-run", joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
-                    String.format(Locale.ROOT, "%d joined after the first step, peak batch %d, %d steps, blocks back %d/%d",
-                            joins[0], stats.peakBatch(), stats.steps(), pool.freeBlocks(), pool.blocks())));
-            if (pool.freeBlocks() != pool.blocks()) checks.add(new Check("  every block returned", 1, 1, 0, pool.freeBlocks() + " of " + pool.blocks()));
+        List<BatchSequence> without = null;
+        for (boolean graphs : new boolean[] {false, true}) {
+            List<BatchSequence> seqs = new ArrayList<>();
+            for (int i = 0; i < prompts.size(); i++) seqs.add(new BatchSequence(i, prompts.get(i), generate[i], true));
+            try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, 400, false);
+                 BatchDecoder decoder = new BatchDecoder(batchModel, pool, 3, 128, graphs)) {
+                int[] joins = new int[1];
+                BatchDecoder.RunStats stats = decoder.run(seqs, BatchPolicy.full(), (step, running, waiting, before, after, admitted) -> joins[0] += admitted);
+                checks.add(sameIds("batched greedy ids vs cpu, " + seqs.size() + " sequences" + mode(graphs), seqs, cpu));
+                checks.add(new Check("  continuous batching: joins mid-run", joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
+                        String.format(Locale.ROOT, "%d joined after the first step, peak batch %d, %d steps, blocks back %d/%d",
+                                joins[0], stats.peakBatch(), stats.steps(), pool.freeBlocks(), pool.blocks())));
+                if (pool.freeBlocks() != pool.blocks()) checks.add(new Check("  every block returned", 1, 1, 0, pool.freeBlocks() + " of " + pool.blocks()));
+                if (graphs) graphChecks("full cache", seqs, without, decoder);
+            }
+            without = seqs;
         }
     }
 
     private void lethe(Model model, BatchModel batchModel) {
         PolicySpec spec = PolicySpec.of("lethe", "delta", "32", "sparse-ratio", "2", "recent-ratio", "0.1");
-        int[] first = prompt(model, 40), second = prompt(model, 90);
-        int firstTokens = 300, secondTokens = 40;
-        List<BatchSequence> seqs = List.of(new BatchSequence(0, first, firstTokens, true), new BatchSequence(1, second, secondTokens, true));
-        List<int[]> cpu = List.of(cpuGreedy(model, spec, first, firstTokens), cpuGreedy(model, spec, second, secondTokens));
+        List<int[]> prompts = List.of(prompt(model, 40), prompt(model, 90));
+        int[] generate = {300, 40};
+        List<int[]> cpu = List.of(cpuGreedy(model, spec, prompts.get(0), generate[0]), cpuGreedy(model, spec, prompts.get(1), generate[1]));
+        List<BatchSequence> without = null;
+        for (boolean graphs : new boolean[] {false, true}) {
+            List<BatchSequence> seqs = List.of(new BatchSequence(0, prompts.get(0), generate[0], true), new BatchSequence(1, prompts.get(1), generate[1], true));
+            lethe(model, batchModel, spec, seqs, cpu, graphs, without);
+            without = seqs;
+        }
+    }
+
+    private void lethe(Model model, BatchModel batchModel, PolicySpec spec, List<BatchSequence> seqs, List<int[]> cpu, boolean graphs,
+                       List<BatchSequence> without) {
+        int firstTokens = seqs.get(0).maxNewTokens(), firstPrompt = seqs.get(0).promptLength();
         // 45 blocks of 16 slots over 5 layers: the second prompt (6 blocks a layer) plus the watermark does not fit
         // beside the first sequence until a pruning round has shrunk it
         int layers = model.config().layers();
         int blocks = 9 * layers;
         try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, blocks, true);
-             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 4, 512)) {
+             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 4, 512, graphs)) {
             long[] admittedAt = {-1};
             int[] freeAtAdmission = {0, 0};
             long[] roundsBefore = {0};
@@ -508,12 +538,13 @@ final class BatchSelfTest {
                 }
             });
             boolean waitedForRounds = admittedAt[0] > 0 && roundsBefore[0] > 0 && freeAtAdmission[1] > freeAtAdmission[0]
-                    && seqs.get(0).generated() == firstTokens && admittedAt[0] < 40 + firstTokens - 1;
-            checks.add(new Check("lethe frees blocks, a waiting sequence joins", waitedForRounds ? 0 : 1, waitedForRounds ? 0 : 1, 0,
+                    && seqs.get(0).generated() == firstTokens && admittedAt[0] < firstPrompt + firstTokens - 1;
+            checks.add(new Check("lethe frees blocks, a waiting sequence joins" + mode(graphs), waitedForRounds ? 0 : 1, waitedForRounds ? 0 : 1, 0,
                     String.format(Locale.ROOT, "admitted after step %d, free blocks %d -> %d by %d rounds; %d rounds in all, kept %.3f, %d preemptions",
                             admittedAt[0], freeAtAdmission[0], freeAtAdmission[1], roundsBefore[0], stats.rounds(), stats.meanKeptFraction(),
                             stats.preemptions())));
-            checks.add(sameIds("lethe batched greedy ids vs cpu lethe", seqs, cpu));
+            checks.add(sameIds("lethe batched greedy ids vs cpu lethe" + mode(graphs), seqs, cpu));
+            if (graphs) graphChecks("lethe", seqs, without, decoder);
         }
     }
 }
