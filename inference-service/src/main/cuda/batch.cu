@@ -363,16 +363,10 @@ extern "C" __global__ void attention_paged_finish(const float* partialOut, const
     if (y < heads) {
         long long pair = (long long)b * heads + y;
         const float* m = partialMax + pair * splits;
-        const float* l = partialSum + pair * splits;
-        float M = -INFINITY;
-        for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
-        float L = 0.f;
-        for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
-        float inv = 1.f / L;
+        SplitTotals t = split_totals(m, partialSum + pair * splits, splits);
+        float inv = 1.f / t.sum;
         for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
-            float o = 0.f;
-            for (int j = 0; j < splits; j++) o += partialOut[(pair * splits + j) * headDim + i] * expf(m[j] - M);
-            o *= inv;
+            float o = combine_splits(partialOut + pair * splits * headDim, m, splits, t.max, headDim, i) * inv;
             out[pair * headDim + i] = o;
             out16[pair * headDim + i] = __float2bfloat16(o);
         }
@@ -384,13 +378,8 @@ extern "C" __global__ void attention_paged_finish(const float* partialOut, const
     if (s0 >= s1) return;
     for (int h = threadIdx.x; h < heads; h += blockDim.x) {
         long long pair = (long long)b * heads + h;
-        const float* m = partialMax + pair * splits;
-        const float* l = partialSum + pair * splits;
-        float M = -INFINITY;
-        for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
-        float L = 0.f;
-        for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
-        factor[h] = expf(m[split] - M) / L;
+        SplitTotals t = split_totals(partialMax + pair * splits, partialSum + pair * splits, splits);
+        factor[h] = expf(partialMax[pair * splits + split] - t.max) / t.sum;
     }
     __syncthreads();
     int seq = seqSlot[b];
@@ -434,36 +423,10 @@ extern "C" __global__ void embedding_batch(const uint8_t* table, int type, const
 
 // Greedy choice per row of logits ([B][vocab]): lastToken[seqSlot[b]] and chosen[b]. grid: B, 1024 threads.
 extern "C" __global__ void argmax_rows(const float* logits, int vocab, const int* seqSlot, int* lastToken, int* chosen) {
-    __shared__ float bestValue[32];
-    __shared__ int bestIndex[32];
-    const float* x = logits + (long long)blockIdx.x * vocab;
-    float v = -INFINITY;
-    int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        if (x[i] > v) { v = x[i]; idx = i; }
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, v, o);
-        int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-        if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) { bestValue[warp] = v; bestIndex[warp] = idx; }
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < warps ? bestValue[lane] : -INFINITY;
-        idx = lane < warps ? bestIndex[lane] : 0x7fffffff;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            float ov = __shfl_xor_sync(0xffffffffu, v, o);
-            int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-            if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
-        }
-        if (lane == 0) {
-            lastToken[seqSlot[blockIdx.x]] = idx;
-            chosen[blockIdx.x] = idx;
-        }
+    int idx = block_argmax(logits + (long long)blockIdx.x * vocab, vocab);
+    if (threadIdx.x == 0) {
+        lastToken[seqSlot[blockIdx.x]] = idx;
+        chosen[blockIdx.x] = idx;
     }
 }
 
