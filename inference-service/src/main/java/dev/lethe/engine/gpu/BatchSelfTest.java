@@ -494,7 +494,7 @@ final class BatchSelfTest {
                 int[] joins = new int[1];
                 BatchDecoder.RunStats stats = decoder.run(seqs, BatchPolicy.full(), (step, running, waiting, before, after, admitted) -> joins[0] += admitted);
                 checks.add(sameIds("batched greedy ids vs cpu, " + seqs.size() + " sequences" + mode(graphs), seqs, cpu));
-                checks.add(new Check("  continuous batching: joins mid-run", joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
+                checks.add(new Check("  continuous batching: joins mid-run" + mode(graphs), joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
                         String.format(Locale.ROOT, "%d joined after the first step, peak batch %d, %d steps, blocks back %d/%d",
                                 joins[0], stats.peakBatch(), stats.steps(), pool.freeBlocks(), pool.blocks())));
                 if (pool.freeBlocks() != pool.blocks()) checks.add(new Check("  every block returned", 1, 1, 0, pool.freeBlocks() + " of " + pool.blocks()));
