@@ -102,6 +102,17 @@ __device__ __forceinline__ SplitTotals split_totals(const float* m, const float*
     return {M, L};
 }
 
+// The same totals, computed by one whole warp (every lane gets them): lanes take every 32nd split.
+__device__ __forceinline__ SplitTotals warp_split_totals(const float* m, const float* l, int splits) {
+    int lane = threadIdx.x & 31;
+    float M = -INFINITY;
+    for (int j = lane; j < splits; j += 32) M = fmaxf(M, m[j]);
+    M = warp_max(M);
+    float L = 0.f;
+    for (int j = lane; j < splits; j += 32) L += l[j] * expf(m[j] - M);
+    return {M, warp_sum(L)};
+}
+
 // Dimension i of the combined output, before the division by L; o holds the pair's o_j, headDim floats apart.
 __device__ __forceinline__ float combine_splits(const float* o, const float* m, int splits, float M, int headDim, int i) {
     float sum = 0.f;

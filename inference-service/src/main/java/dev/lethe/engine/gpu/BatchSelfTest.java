@@ -74,12 +74,25 @@ final class BatchSelfTest {
         gemm(GgmlType.BF16, 1024, 640, 128);
         gemm(GgmlType.F32, 200, 96, 7);
         residualNorm(5, 4096, 3);
+        residualNorm(2, 8192, 9); // two float4s per thread; more splits than the kernel loads at once
+        residualNorm(1, 64, 1);   // threads that own nothing
         swigluReduce(9, 1000, 2);
+        swigluReduce(3, 4096, 5);
         qkvRopeAppend(GgmlType.F32);
         qkvRopeAppend(GgmlType.BF16);
-        attention(GgmlType.F32, new int[] {1, 37, 300, 1000}, 32, 8, 128);
-        attention(GgmlType.BF16, new int[] {700, 5, 129, 2048, 64}, 32, 8, 128);
-        attention(GgmlType.F32, new int[] {3, 90}, 8, 4, 8);
+        attention(GgmlType.F32, new int[] {1, 37, 300, 1000}, 32, 8, 128, true);
+        attention(GgmlType.BF16, new int[] {700, 5, 129, 2048, 64}, 32, 8, 128, true);
+        attention(GgmlType.F32, new int[] {3, 90}, 8, 4, 8, true);
+        // the benchmark's shapes: batch 1 at length 641 (splits of 32 slots), and 16 sequences, without scoring
+        attention(GgmlType.BF16, new int[] {641}, 32, 8, 128, false);
+        attention(GgmlType.BF16, random.ints(16, 1, 700).toArray(), 32, 8, 128, false);
+        // every tail of the key passes (64 rows a block) and value passes (32 rows), splits of 256 slots
+        attention(GgmlType.BF16, new int[] {1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 255, 256, 257, 511, 641, 1000, 3000},
+                32, 8, 128, true);
+        // the other group variants: 1, 3 (in the kernel for up to 4) and 8 query heads per KV head; head sizes 64, 96
+        attention(GgmlType.F32, new int[] {77, 200}, 8, 8, 64, true);
+        attention(GgmlType.BF16, new int[] {300, 31}, 12, 4, 96, true);
+        attention(GgmlType.BF16, new int[] {450}, 32, 4, 128, false);
         compaction();
         device.synchronize();
     }
@@ -281,17 +294,20 @@ final class BatchSelfTest {
         return HostWeights.decode(bytes, type, width);
     }
 
-    /** Paged attention with ragged lengths against float64, and the RASR score update it makes on the way. */
-    private void attention(GgmlType type, int[] lengths, int heads, int kvHeads, int hd) {
+    /**
+     * Paged attention with ragged lengths against float64, and (if scoring) the RASR score update it makes on the
+     * way; without scoring the scores must stay as they were.
+     */
+    private void attention(GgmlType type, int[] lengths, int heads, int kvHeads, int hd, boolean scoring) {
         int n = lengths.length, kvDim = kvHeads * hd, group = heads / kvHeads, layer = 0;
         KvLayout layout = new KvLayout(2, kvHeads, hd);
-        float scale = (float) (1 / Math.sqrt(hd)), gamma = 0.9f;
+        float scale = (float) (1 / Math.sqrt(hd)), gamma = scoring ? 0.9f : -1f;
         int maxLength = Arrays.stream(lengths).max().getAsInt(), stride = maxLength + 16;
         float[] q = randoms(n * heads * hd, 1f);
         float[][] keys = new float[n][], values = new float[n][], scores = new float[n][];
         try (Scene s = scene(type, layout, lengths, layer); DeviceBuffer dq = DeviceBuffer.of(q);
              DeviceBuffer out = poisoned((long) n * heads * hd); DeviceBuffer out16 = poisoned((long) n * heads * hd);
-             DeviceBuffer workspace = DeviceBuffer.allocate(BatchKernels.attentionWorkspaceBytes(n, heads, hd, stride, true))) {
+             DeviceBuffer workspace = DeviceBuffer.allocate(BatchKernels.attentionWorkspaceBytes(n, heads, hd, stride, scoring))) {
             for (int b = 0; b < n; b++) {
                 keys[b] = randoms(lengths[b] * kvDim, 1f);
                 values[b] = randoms(lengths[b] * kvDim, 1f);
@@ -311,7 +327,7 @@ final class BatchSelfTest {
             for (int b = 0; b < n; b++) {
                 int len = lengths[b];
                 double[] sNew = new double[len];
-                for (int j = 0; j < len; j++) sNew[j] = gamma * scores[b][j];
+                for (int j = 0; j < len; j++) sNew[j] = scoring ? gamma * scores[b][j] : scores[b][j];
                 for (int h = 0; h < heads; h++) {
                     int kvh = h / group;
                     double[] p = new double[len];
@@ -326,7 +342,7 @@ final class BatchSelfTest {
                     for (int j = 0; j < len; j++) sum += p[j] = Math.exp(p[j] - max);
                     for (int j = 0; j < len; j++) {
                         p[j] /= sum;
-                        sNew[j] += p[j];
+                        if (scoring) sNew[j] += p[j];
                         for (int i = 0; i < hd; i++) refOut[(b * heads + h) * hd + i] += p[j] * values[b][j * kvDim + kvh * hd + i];
                     }
                 }
@@ -343,10 +359,14 @@ final class BatchSelfTest {
                     wantScores[at] = refScores.get(b)[j];
                 }
             }
-            String shape = String.format(Locale.ROOT, "%s h%d/kv%d d%d lens %s", type == GgmlType.BF16 ? "bf16" : "f32", heads, kvHeads, hd,
-                    Arrays.toString(lengths).replace(" ", ""));
-            checks.add(compare("paged attention " + shape, download(out, refOut.length), refOut, 1e-5, "ragged, scrambled blocks"));
-            checks.add(compare("  RASR scores γS + Σ_h p", gotScores, wantScores, 1e-5, "γ " + gamma));
+            String lens = n <= 5 ? Arrays.toString(lengths).replace(" ", "") : n + " lengths " + Arrays.stream(lengths).min().getAsInt()
+                    + ".." + maxLength;
+            String shape = String.format(Locale.ROOT, "%s h%d/kv%d d%d lens %s", type == GgmlType.BF16 ? "bf16" : "f32", heads, kvHeads, hd, lens);
+            int per = BatchKernels.slotsPerSplit(maxLength, n, kvHeads);
+            checks.add(compare("paged attention " + shape, download(out, refOut.length), refOut, 1e-5,
+                    "ragged, scrambled blocks, " + (maxLength + per - 1) / per + " splits of " + per));
+            if (scoring) checks.add(compare("  RASR scores γS + Σ_h p", gotScores, wantScores, 1e-5, "γ " + gamma));
+            else checks.add(compare("  no scoring: scores untouched", gotScores, wantScores, 0, "exact"));
             checks.add(compare("  (bf16 copy of out)", downloadBf16(out16, refOut.length), refOut, 8e-3, "bf16 rounding"));
         }
     }

@@ -30,6 +30,11 @@ final class StepGraphs implements AutoCloseable {
      * graph serves many steps: see {@link BatchDecoder}).
      */
     record Key(int n, float gamma, int[] attentionLengths) {
+        /** Copies the lengths: a key in the cache must not change when the caller reuses its array. */
+        Key {
+            attentionLengths = attentionLengths.clone();
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Key k && n == k.n && Float.floatToIntBits(gamma) == Float.floatToIntBits(k.gamma)
