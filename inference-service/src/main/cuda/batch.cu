@@ -123,7 +123,7 @@ __device__ __forceinline__ float reduce_splits(const float* partial, int splits,
 // residual and every split, come through one multiprocessor). dim: a multiple of 4, <= 4 * NORM_VECTORS * blockDim.
 #define NORM_VECTORS 4
 #define NORM_UNROLL 8
-extern "C" __global__ void residual_norm(const float* partial, int splits, int nPad, float* x, const float* weight,
+extern "C" __global__ void __launch_bounds__(1024) residual_norm(const float* partial, int splits, int nPad, float* x, const float* weight,
                                          float* xn, __nv_bfloat16* xn16, int dim, float eps) {
     __shared__ float scratch[32];
     int b = blockIdx.x, vectors = dim / 4;
