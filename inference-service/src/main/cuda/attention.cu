@@ -82,8 +82,8 @@ extern "C" __global__ void attention_split(const float* q, const float* K, const
     }
 }
 
-// Combines the splits of attention_split: M = max_j m_j, L = sum_j l_j e^(m_j - M); out = sum_j o_j e^(m_j - M) / L;
-// and turns probs into normalised probabilities (each split's exps scaled by e^(m_j - M) / L; masked slots 0).
+// Combines the splits of attention_split (see split_totals in common.cuh) into the output, and turns probs into
+// normalised probabilities (each split's exps scaled by e^(m_j - M) / L; masked slots 0).
 // grid: (heads, n).
 extern "C" __global__ void attention_combine(float* probs, const float* partialOut, const float* partialMax,
                                              const float* partialSum, float* out, int n, int heads, int headDim,
@@ -91,16 +91,10 @@ extern "C" __global__ void attention_combine(float* probs, const float* partialO
     int h = blockIdx.x, t = blockIdx.y;
     long long pair = (long long)t * heads + h;
     const float* m = partialMax + pair * splits;
-    const float* l = partialSum + pair * splits;
-    float M = -INFINITY;
-    for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
-    float L = 0.f;
-    for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
-    float inv = 1.f / L;
+    SplitTotals totals = split_totals(m, partialSum + pair * splits, splits);
+    float M = totals.max, inv = 1.f / totals.sum;
     for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
-        float o = 0.f;
-        for (int j = 0; j < splits; j++) o += partialOut[(pair * splits + j) * headDim + i] * expf(m[j] - M);
-        out[pair * headDim + i] = o * inv;
+        out[pair * headDim + i] = combine_splits(partialOut + pair * splits * headDim, m, splits, M, headDim, i) * inv;
     }
     int visible = length - n + 1 + t;
     float* p = probs + pair * length;

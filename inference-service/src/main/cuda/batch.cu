@@ -117,45 +117,89 @@ __device__ __forceinline__ float reduce_splits(const float* partial, int splits,
 // ---- the fused kernels between the products ----
 
 // x[b] += sum of the partials (unless partial is null), then xn[b] = weight * x[b] / rms(x[b]), as f32 and bf16.
-// grid: B rows.
-extern "C" __global__ void residual_norm(const float* partial, int splits, int nPad, float* x, const float* weight,
+// grid: B rows, one block per row; a thread owns the float4s threadIdx.x + k * blockDim.x (k < NORM_VECTORS) of the
+// row and keeps them in registers between the two phases. The split partials of a float4 are loaded NORM_UNROLL
+// at a time before any is added, so a thread has that many 16-byte loads in flight (one row's bytes, the
+// residual and every split, come through one multiprocessor). dim: a multiple of 4, <= 4 * NORM_VECTORS * blockDim.
+#define NORM_VECTORS 4
+#define NORM_UNROLL 8
+extern "C" __global__ void __launch_bounds__(1024) residual_norm(const float* partial, int splits, int nPad, float* x, const float* weight,
                                          float* xn, __nv_bfloat16* xn16, int dim, float eps) {
     __shared__ float scratch[32];
-    int b = blockIdx.x;
-    float* xr = x + (long long)b * dim;
+    int b = blockIdx.x, vectors = dim / 4;
+    float4* xr = reinterpret_cast<float4*>(x + (long long)b * dim);
+    const float4* w4 = reinterpret_cast<const float4*>(weight);
+    float4 v[NORM_VECTORS], w[NORM_VECTORS];
     float ss = 0.f;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        float v = xr[i];
+#pragma unroll
+    for (int k = 0; k < NORM_VECTORS; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i >= vectors) break;
+        w[k] = w4[i]; // used after the reduction: loaded now so that its latency hides behind the partials'
+        v[k] = xr[i];
         if (partial != nullptr) {
-            v += reduce_splits(partial, splits, nPad, dim, b, i);
-            xr[i] = v;
+            float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+            const float4* p = reinterpret_cast<const float4*>(partial + (long long)b * dim) + i;
+            long long splitStride = (long long)nPad * dim / 4;
+            for (int j0 = 0; j0 < splits; j0 += NORM_UNROLL) {
+                float4 loaded[NORM_UNROLL];
+#pragma unroll
+                for (int j = 0; j < NORM_UNROLL; j++) {
+                    if (j0 + j < splits) loaded[j] = p[(j0 + j) * splitStride];
+                }
+#pragma unroll
+                for (int j = 0; j < NORM_UNROLL; j++) {
+                    if (j0 + j < splits) {
+                        s.x += loaded[j].x; s.y += loaded[j].y; s.z += loaded[j].z; s.w += loaded[j].w;
+                    }
+                }
+            }
+            v[k].x += s.x; v[k].y += s.y; v[k].z += s.z; v[k].w += s.w;
+            xr[i] = v[k];
         }
-        ss += v * v;
+        ss += v[k].x * v[k].x + v[k].y * v[k].y + v[k].z * v[k].z + v[k].w * v[k].w;
     }
     ss = block_sum(ss, scratch);
     float scale = 1.f / sqrtf(ss / dim + eps);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        float y = weight[i] * (scale * xr[i]);
-        xn[(long long)b * dim + i] = y;
-        xn16[(long long)b * dim + i] = __float2bfloat16(y);
+    float4* out = reinterpret_cast<float4*>(xn + (long long)b * dim);
+    __nv_bfloat162* out16 = reinterpret_cast<__nv_bfloat162*>(xn16 + (long long)b * dim);
+#pragma unroll
+    for (int k = 0; k < NORM_VECTORS; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i >= vectors) break;
+        float4 y = make_float4(w[k].x * (scale * v[k].x), w[k].y * (scale * v[k].y), w[k].z * (scale * v[k].z),
+                               w[k].w * (scale * v[k].w));
+        out[i] = y;
+        out16[2 * i] = __floats2bfloat162_rn(y.x, y.y);
+        out16[2 * i + 1] = __floats2bfloat162_rn(y.z, y.w);
     }
 }
 
-// h[b][i] = silu(gate) * up with gate, up the reduced outputs i and ffn + i of the fused gate/up product.
+// h[b][i] = silu(gate) * up with gate, up the reduced outputs i and ffn + i of the fused gate/up product; a thread
+// takes four neighbouring i, with 16-byte loads. ffn: a multiple of 4.
 extern "C" __global__ void swiglu_reduce(const float* partial, int splits, int nPad, int ffn, float* h, __nv_bfloat16* h16, int n) {
-    long long count = (long long)n * ffn;
+    int quarter = ffn / 4;
+    long long count = (long long)n * quarter, splitStride = (long long)nPad * 2 * ffn / 4;
+    const float4* p4 = reinterpret_cast<const float4*>(partial);
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < count; e += (long long)gridDim.x * blockDim.x) {
-        int b = (int)(e / ffn), i = (int)(e % ffn);
-        float g = reduce_splits(partial, splits, nPad, 2 * ffn, b, i);
-        float u = reduce_splits(partial, splits, nPad, 2 * ffn, b, ffn + i);
-        float y = g / (1.f + expf(-g)) * u;
-        h[e] = y;
-        h16[e] = __float2bfloat16(y);
+        int b = (int)(e / quarter), i = (int)(e % quarter);
+        const float4* gate = p4 + (long long)b * 2 * quarter + i;
+        float g[4] = {0.f, 0.f, 0.f, 0.f}, u[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll 4
+        for (int j = 0; j < splits; j++) {
+            float4 a = gate[j * splitStride], c = gate[j * splitStride + quarter];
+            g[0] += a.x; g[1] += a.y; g[2] += a.z; g[3] += a.w;
+            u[0] += c.x; u[1] += c.y; u[2] += c.z; u[3] += c.w;
+        }
+        float y[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) y[j] = g[j] / (1.f + expf(-g[j])) * u[j];
+        reinterpret_cast<float4*>(h)[e] = make_float4(y[0], y[1], y[2], y[3]);
+        reinterpret_cast<__nv_bfloat162*>(h16)[2 * e] = __floats2bfloat162_rn(y[0], y[1]);
+        reinterpret_cast<__nv_bfloat162*>(h16)[2 * e + 1] = __floats2bfloat162_rn(y[2], y[3]);
     }
 }
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
 
@@ -210,16 +254,50 @@ __device__ __forceinline__ void qkv_rope_append(const float* partial, int splits
     }
 }
 
-#define MAX_GROUP 8 // query heads per KV head that the paged attention handles
-#define MAX_DIMS_PER_LANE 4 // head dimensions per lane in the value phase: headDim <= 128
+// ---- paged attention: one query per sequence, split over the slots ("flash decoding") ----
+//
+// Decode attention reads every key and value of the batch once per layer and does little arithmetic with them, so
+// its speed is how many bytes each thread has in flight: both phases below issue several independent 16-byte loads
+// per thread before using any of them, and a block serves all query heads of one KV head so each row is read once.
 
-__device__ __forceinline__ void load8(const float* p, float (&f)[8]) {
-    float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
-    f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+#define ATT_WARPS 4    // warps of a paged attention block
+#define KEY_LANES 4    // lanes reading one key row together: each 16-byte load of the four is 64 contiguous bytes
+#define KEY_UNROLL 2   // key rows each group of KEY_LANES lanes has in flight
+#define VALUE_LANES 16 // lanes reading one value row: lane j owns dimensions 8j..8j+7 of the head
+#define VALUE_UNROLL 4 // value rows each group of VALUE_LANES lanes has in flight
+#define MAX_CHUNKS 16  // 8-dimension chunks of a head: headDim <= 128
+
+// Eight elements of a key or value row, as loaded (unconverted, so a thread can hold many in flight cheaply).
+template <typename KV>
+struct Raw8;
+template <>
+struct Raw8<float> {
+    float4 lo, hi;
+};
+template <>
+struct Raw8<__nv_bfloat16> {
+    uint4 bits;
+};
+
+__device__ __forceinline__ void load_raw(const float* p, Raw8<float>& r) {
+    r.lo = __ldg(reinterpret_cast<const float4*>(p));
+    r.hi = __ldg(reinterpret_cast<const float4*>(p) + 1);
 }
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&f)[8]) {
-    uint4 raw = *reinterpret_cast<const uint4*>(p);
-    uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+__device__ __forceinline__ void load_raw(const __nv_bfloat16* p, Raw8<__nv_bfloat16>& r) {
+    r.bits = __ldg(reinterpret_cast<const uint4*>(p));
+}
+__device__ __forceinline__ void zero_raw(Raw8<float>& r) {
+    r.lo = r.hi = make_float4(0.f, 0.f, 0.f, 0.f);
+}
+__device__ __forceinline__ void zero_raw(Raw8<__nv_bfloat16>& r) {
+    r.bits = make_uint4(0u, 0u, 0u, 0u);
+}
+__device__ __forceinline__ void unpack(const Raw8<float>& r, float (&f)[8]) {
+    f[0] = r.lo.x; f[1] = r.lo.y; f[2] = r.lo.z; f[3] = r.lo.w;
+    f[4] = r.hi.x; f[5] = r.hi.y; f[6] = r.hi.z; f[7] = r.hi.w;
+}
+__device__ __forceinline__ void unpack(const Raw8<__nv_bfloat16>& r, float (&f)[8]) {
+    uint32_t w[4] = {r.bits.x, r.bits.y, r.bits.z, r.bits.w};
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         f[2 * j] = __uint_as_float(w[j] << 16);
@@ -227,61 +305,103 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&f)[8]) {
     }
 }
 
-// Split attention of one query per sequence over its paged cache for one layer. grid: (kvHeads, B, splits);
-// a block serves the G = heads / kvHeads query heads of one KV head, so each key and value is read once per
-// group. Scores: a thread per slot (slotsPerSplit <= blockDim), reading its key row with 16-byte loads against
-// the queries in shared memory. Values: each warp takes every warps-th slot, its lanes the head dimensions,
-// and the warps' sums are added at the end. Per (query head, split) it writes the split's max m, sum l of
-// exps and unnormalised output o (as attention_split does), and, if expScores is not null, exp(score - m) of
-// each slot at expScores[b][h][slot] (row stride scoreStride) for the score update.
-// Dynamic shared memory: G * (headDim + slotsPerSplit + warps * headDim) floats. headDim: a multiple of 8, <= 128.
-template <typename KV>
+// Split attention of one query per sequence over its paged cache for one layer. grid: (kvHeads, B, splits), ATT_WARPS
+// warps; a block serves the G = heads / kvHeads <= GM query heads of one KV head over slots [s0, s0 + slotsPerSplit)
+// of its sequence, and does nothing if the sequence is shorter than s0 (attention_paged_finish reads only the splits
+// that hold slots). Scores: KEY_LANES lanes per key row, each 8-dimension chunk one 16-byte load, KEY_UNROLL rows per
+// lane group in flight, the partial dot products summed over the group with shuffles. Values: VALUE_LANES lanes per
+// row, VALUE_UNROLL rows in flight, the rows' weighted sums added over the block at the end. Per (query head, split)
+// it writes the split's max m, sum l of exps and unnormalised output o, and, if expScores is not null,
+// exp(score - m) of each slot at expScores[b][h][slot] (row stride scoreStride) for the score update.
+// Dynamic shared memory: (G * (headDim + slotsPerSplit + ATT_WARPS * headDim) + slotsPerSplit) * 4 bytes.
+// headDim: a multiple of 8, <= 128; slotsPerSplit: a multiple of 4.
+template <typename KV, int GM>
 __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, const KV* values, const int* seqSlot,
                                                 const int* lengths, const int* blockTable, int maxBlocks, int layers, int layer,
                                                 int heads, int kvHeads, int headDim, int blockSize, float scale, int slotsPerSplit,
                                                 float* partialOut, float* partialMax, float* partialSum, float* expScores,
                                                 int scoreStride) {
-    extern __shared__ float shared[];
+    extern __shared__ float4 sharedVectors[];
     int kvh = blockIdx.x, b = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
-    int G = heads / kvHeads, kvDim = kvHeads * headDim;
     int len = lengths[b * layers + layer];
-    int s0 = split * slotsPerSplit, s1 = min(s0 + slotsPerSplit, len);
-    int count = max(0, s1 - s0);
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    float* sq = shared;                            // [G][headDim]
-    float* se = sq + G * headDim;                  // [G][slotsPerSplit]
-    float* red = se + G * slotsPerSplit;           // [warps][G][headDim]
+    int s0 = split * slotsPerSplit;
+    if (s0 >= len) return;
+    int count = min(slotsPerSplit, len - s0);
+    int G = heads / kvHeads, kvDim = kvHeads * headDim, chunks = headDim / 8;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float* sq = reinterpret_cast<float*>(sharedVectors); // [G][headDim]
+    float* se = sq + G * headDim;                        // [G][slotsPerSplit]
+    float* red = se + G * slotsPerSplit;                 // [ATT_WARPS][G][headDim]
+    int* srow = reinterpret_cast<int*>(red + ATT_WARPS * G * headDim); // [slotsPerSplit] pool row of each slot
+    const float* qb = q + ((long long)b * heads + kvh * G) * headDim;
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) sq[i] = qb[i];
     const int* table = blockTable + ((long long)seqSlot[b] * layers + layer) * maxBlocks;
-    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) sq[i] = q[(long long)b * heads * headDim + kvh * G * headDim + i];
+    for (int t = threadIdx.x; t < count; t += blockDim.x) {
+        int s = s0 + t;
+        srow[t] = table[s / blockSize] * blockSize + s % blockSize;
+    }
     __syncthreads();
 
-    if (threadIdx.x < count) {
-        int s = s0 + threadIdx.x;
-        long long row = (long long)table[s / blockSize] * blockSize + s % blockSize;
-        const KV* k = keys + row * kvDim + kvh * headDim;
-        float d[MAX_GROUP];
+    // scores: lane group `group` of this warp takes rows t0 + (u * ATT_WARPS + warp) * 8 + group, u < KEY_UNROLL
+    {
+        constexpr int GROUPS = 32 / KEY_LANES, CHUNKS_PER_LANE = MAX_CHUNKS / KEY_LANES;
+        int group = lane / KEY_LANES, part = lane % KEY_LANES;
+        for (int t0 = 0; t0 < count; t0 += ATT_WARPS * GROUPS * KEY_UNROLL) {
+            Raw8<KV> raw[KEY_UNROLL][CHUNKS_PER_LANE];
+            int t[KEY_UNROLL];
 #pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) d[g] = 0.f;
-        for (int i = 0; i < headDim; i += 8) {
-            float kv[8];
-            load8(k + i, kv);
+            for (int u = 0; u < KEY_UNROLL; u++) {
+                t[u] = t0 + (u * ATT_WARPS + warp) * GROUPS + group;
+                const KV* k = keys + (long long)srow[min(t[u], count - 1)] * kvDim + kvh * headDim;
 #pragma unroll
-            for (int g = 0; g < MAX_GROUP; g++) {
-                if (g < G) {
-                    const float* qg = sq + g * headDim + i;
-#pragma unroll
-                    for (int j = 0; j < 8; j++) d[g] += qg[j] * kv[j];
+                for (int c = 0; c < CHUNKS_PER_LANE; c++) {
+                    int chunk = c * KEY_LANES + part;
+                    if (t[u] < count && chunk < chunks) load_raw(k + chunk * 8, raw[u][c]);
+                    else zero_raw(raw[u][c]);
                 }
             }
-        }
+            float d[KEY_UNROLL][GM];
 #pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) {
-            if (g < G) se[g * slotsPerSplit + threadIdx.x] = d[g] * scale;
+            for (int u = 0; u < KEY_UNROLL; u++) {
+#pragma unroll
+                for (int g = 0; g < GM; g++) d[u][g] = 0.f;
+            }
+#pragma unroll
+            for (int c = 0; c < CHUNKS_PER_LANE; c++) {
+                int chunk = c * KEY_LANES + part;
+                if (chunk < chunks) {
+                    float kf[KEY_UNROLL][8];
+#pragma unroll
+                    for (int u = 0; u < KEY_UNROLL; u++) unpack(raw[u][c], kf[u]);
+#pragma unroll
+                    for (int g = 0; g < GM; g++) {
+                        if (g < G) {
+                            const float4* qv = reinterpret_cast<const float4*>(sq + g * headDim + chunk * 8);
+                            float4 qa = qv[0], qc = qv[1];
+                            float qf[8] = {qa.x, qa.y, qa.z, qa.w, qc.x, qc.y, qc.z, qc.w};
+#pragma unroll
+                            for (int u = 0; u < KEY_UNROLL; u++) {
+#pragma unroll
+                                for (int j = 0; j < 8; j++) d[u][g] += qf[j] * kf[u][j];
+                            }
+                        }
+                    }
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < KEY_UNROLL; u++) {
+#pragma unroll
+                for (int g = 0; g < GM; g++) {
+#pragma unroll
+                    for (int o = 1; o < KEY_LANES; o <<= 1) d[u][g] += __shfl_xor_sync(0xffffffffu, d[u][g], o);
+                    if (part == 0 && g < G && t[u] < count) se[g * slotsPerSplit + t[u]] = d[u][g] * scale;
+                }
+            }
         }
     }
     __syncthreads();
 
-    for (int g = warp; g < G; g += warps) {
+    for (int g = warp; g < G; g += ATT_WARPS) {
         float* e = se + g * slotsPerSplit;
         float m = -INFINITY;
         for (int s = lane; s < count; s += 32) m = fmaxf(m, e[s]);
@@ -295,7 +415,7 @@ __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, 
         l = warp_sum(l);
         long long pair = (long long)b * heads + kvh * G + g;
         if (lane == 0) {
-            partialMax[pair * splits + split] = m; // -inf for a split past the sequence's length, whose sum is 0
+            partialMax[pair * splits + split] = m;
             partialSum[pair * splits + split] = l;
         }
         if (expScores != nullptr) {
@@ -304,39 +424,57 @@ __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, 
     }
     __syncthreads();
 
-    float acc[MAX_GROUP][MAX_DIMS_PER_LANE];
+    // values: row group `row` (two per warp) takes rows t0 + u * ROWS + row, u < VALUE_UNROLL
+    constexpr int ROWS = ATT_WARPS * 32 / VALUE_LANES;
+    int part = lane % VALUE_LANES, row = warp * (32 / VALUE_LANES) + lane / VALUE_LANES;
+    bool owns = part < chunks;
+    float acc[GM][8];
 #pragma unroll
-    for (int g = 0; g < MAX_GROUP; g++) {
+    for (int g = 0; g < GM; g++) {
 #pragma unroll
-        for (int j = 0; j < MAX_DIMS_PER_LANE; j++) acc[g][j] = 0.f;
+        for (int j = 0; j < 8; j++) acc[g][j] = 0.f;
     }
-#pragma unroll 2
-    for (int t = warp; t < count; t += warps) {
-        int s = s0 + t;
-        long long row = (long long)table[s / blockSize] * blockSize + s % blockSize;
-        const KV* v = values + row * kvDim + kvh * headDim;
-        float vv[MAX_DIMS_PER_LANE];
+    for (int t0 = 0; t0 < count; t0 += ROWS * VALUE_UNROLL) {
+        Raw8<KV> raw[VALUE_UNROLL];
 #pragma unroll
-        for (int j = 0; j < MAX_DIMS_PER_LANE; j++) {
-            int i = lane + 32 * j;
-            vv[j] = i < headDim ? to_float(v[i]) : 0.f;
+        for (int u = 0; u < VALUE_UNROLL; u++) {
+            int t = t0 + u * ROWS + row;
+            if (owns && t < count) load_raw(values + (long long)srow[t] * kvDim + kvh * headDim + part * 8, raw[u]);
+            else zero_raw(raw[u]);
         }
 #pragma unroll
-        for (int g = 0; g < MAX_GROUP; g++) {
-            if (g < G) {
-                float p = se[g * slotsPerSplit + t];
+        for (int u = 0; u < VALUE_UNROLL; u++) {
+            int t = t0 + u * ROWS + row;
+            if (t < count) {
+                float vf[8];
+                unpack(raw[u], vf);
 #pragma unroll
-                for (int j = 0; j < MAX_DIMS_PER_LANE; j++) acc[g][j] += p * vv[j];
+                for (int g = 0; g < GM; g++) {
+                    if (g < G) {
+                        float p = se[g * slotsPerSplit + t];
+#pragma unroll
+                        for (int j = 0; j < 8; j++) acc[g][j] += p * vf[j];
+                    }
+                }
             }
         }
     }
+    // the warp's two row groups, then the warps
 #pragma unroll
-    for (int g = 0; g < MAX_GROUP; g++) {
-        if (g < G) {
+    for (int g = 0; g < GM; g++) {
 #pragma unroll
-            for (int j = 0; j < MAX_DIMS_PER_LANE; j++) {
-                int i = lane + 32 * j;
-                if (i < headDim) red[(warp * G + g) * headDim + i] = acc[g][j];
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int o = VALUE_LANES; o < 32; o <<= 1) acc[g][j] += __shfl_xor_sync(0xffffffffu, acc[g][j], o);
+        }
+    }
+    if (lane < VALUE_LANES && owns) {
+#pragma unroll
+        for (int g = 0; g < GM; g++) {
+            if (g < G) {
+                float4* r = reinterpret_cast<float4*>(red + (warp * G + g) * headDim + part * 8);
+                r[0] = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+                r[1] = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
             }
         }
     }
@@ -344,82 +482,108 @@ __device__ __forceinline__ void attention_paged(const float* q, const KV* keys, 
     for (int e = threadIdx.x; e < G * headDim; e += blockDim.x) {
         int g = e / headDim, i = e % headDim;
         float o = 0.f;
-        for (int w = 0; w < warps; w++) o += red[(w * G + g) * headDim + i];
+#pragma unroll
+        for (int w = 0; w < ATT_WARPS; w++) o += red[(w * G + g) * headDim + i];
         long long pair = (long long)b * heads + kvh * G + g;
         partialOut[(pair * splits + split) * headDim + i] = o;
     }
 }
 
+#define FINISH_THREADS 128 // threads of attention_paged_finish: headDim <= this
+
 // Combines the splits: blocks y < heads write the output of head y (f32 and bf16); blocks y >= heads (present
 // only when scoring) update the scores of split y - heads: S[slot] = gamma * S[slot] + sum over heads of the
-// slot's probability (Lethe's RASR with a_t summed over query heads). grid: (B, heads [+ splits]).
-extern "C" __global__ void attention_paged_finish(const float* partialOut, const float* partialMax, const float* partialSum,
-                                                  float* out, __nv_bfloat16* out16, const float* expScores, int scoreStride,
-                                                  float* scores, float gamma, const int* seqSlot, const int* lengths,
-                                                  const int* blockTable, int maxBlocks, int layers, int layer, int heads,
-                                                  int headDim, int blockSize, int splits, int slotsPerSplit) {
-    __shared__ float factor[256];
+// slot's probability (Lethe's RASR with a_t summed over query heads). Only the splits that hold slots of the
+// sequence are read. grid: (B, heads [+ splits]), FINISH_THREADS threads.
+extern "C" __global__ void __launch_bounds__(FINISH_THREADS) attention_paged_finish(
+    const float* partialOut, const float* partialMax, const float* partialSum, float* out, __nv_bfloat16* out16,
+    const float* expScores, int scoreStride, float* scores, float gamma, const int* seqSlot, const int* lengths,
+    const int* blockTable, int maxBlocks, int layers, int layer, int heads, int headDim, int blockSize, int splits,
+    int slotsPerSplit) {
+    __shared__ float weight[FINISH_THREADS]; // heads' factors, or one chunk of splits' weights
+    __shared__ float totals[2];
     int b = blockIdx.x, y = blockIdx.y;
+    int len = lengths[b * layers + layer];
+    int used = (len + slotsPerSplit - 1) / slotsPerSplit;
     if (y < heads) {
         long long pair = (long long)b * heads + y;
         const float* m = partialMax + pair * splits;
-        const float* l = partialSum + pair * splits;
-        float M = -INFINITY;
-        for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
-        float L = 0.f;
-        for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
-        float inv = 1.f / L;
-        for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
-            float o = 0.f;
-            for (int j = 0; j < splits; j++) o += partialOut[(pair * splits + j) * headDim + i] * expf(m[j] - M);
-            o *= inv;
-            out[pair * headDim + i] = o;
-            out16[pair * headDim + i] = __float2bfloat16(o);
+        if (threadIdx.x < 32) {
+            SplitTotals t = warp_split_totals(m, partialSum + pair * splits, used);
+            if (threadIdx.x == 0) {
+                totals[0] = t.max;
+                totals[1] = 1.f / t.sum;
+            }
+        }
+        __syncthreads();
+        float M = totals[0], inv = totals[1];
+        float o = 0.f;
+        const float* po = partialOut + pair * splits * headDim + threadIdx.x;
+        for (int j0 = 0; j0 < used; j0 += FINISH_THREADS) {
+            int j = j0 + threadIdx.x, chunk = min(FINISH_THREADS, used - j0);
+            if (j < used) weight[threadIdx.x] = expf(m[j] - M) * inv;
+            __syncthreads();
+            if (threadIdx.x < headDim) {
+#pragma unroll 8
+                for (int k = 0; k < chunk; k++) o += weight[k] * po[(long long)(j0 + k) * headDim];
+            }
+            __syncthreads();
+        }
+        if (threadIdx.x < headDim) {
+            out[pair * headDim + threadIdx.x] = o;
+            out16[pair * headDim + threadIdx.x] = __float2bfloat16(o);
         }
         return;
     }
     int split = y - heads;
-    int len = lengths[b * layers + layer];
+    if (split >= used) return;
     int s0 = split * slotsPerSplit, s1 = min(s0 + slotsPerSplit, len);
-    if (s0 >= s1) return;
     for (int h = threadIdx.x; h < heads; h += blockDim.x) {
         long long pair = (long long)b * heads + h;
-        const float* m = partialMax + pair * splits;
-        const float* l = partialSum + pair * splits;
-        float M = -INFINITY;
-        for (int j = 0; j < splits; j++) M = fmaxf(M, m[j]);
-        float L = 0.f;
-        for (int j = 0; j < splits; j++) L += l[j] * expf(m[j] - M);
-        factor[h] = expf(m[split] - M) / L;
+        SplitTotals t = split_totals(partialMax + pair * splits, partialSum + pair * splits, used);
+        weight[h] = expf(partialMax[pair * splits + split] - t.max) / t.sum;
     }
     __syncthreads();
     int seq = seqSlot[b];
     for (int s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
         float mass = 0.f;
-        for (int h = 0; h < heads; h++) mass += expScores[((long long)b * heads + h) * scoreStride + s] * factor[h];
+#pragma unroll 8
+        for (int h = 0; h < heads; h++) mass += expScores[((long long)b * heads + h) * scoreStride + s] * weight[h];
         long long row = pool_row(blockTable, maxBlocks, layers, seq, layer, s, blockSize);
         scores[row] = gamma * scores[row] + mass;
     }
 }
 
-#define PAGED_KERNELS(SUFFIX, KV)                                                                                          \
+#define QKV_KERNEL(SUFFIX, KV)                                                                                             \
     extern "C" __global__ void qkv_rope_append_##SUFFIX(                                                                   \
         const float* partial, int splits, int nPad, float* q, KV* keys, KV* values, float* scores, const int* seqSlot,      \
         const int* positions, const int* lengths, const int* blockTable, int maxBlocks, int layers, int layer, int heads,   \
         int kvHeads, int headDim, int blockSize, const double* inverseFrequency, int neox) {                                \
         qkv_rope_append<KV>(partial, splits, nPad, q, keys, values, scores, seqSlot, positions, lengths, blockTable,        \
                             maxBlocks, layers, layer, heads, kvHeads, headDim, blockSize, inverseFrequency, neox);          \
-    }                                                                                                                      \
-    extern "C" __global__ void attention_paged_##SUFFIX(                                                                   \
+    }
+QKV_KERNEL(f32, float)
+QKV_KERNEL(bf16, __nv_bfloat16)
+
+// attention_paged_<kv type>_g<GM>: GM the most query heads per KV head the kernel takes (1, 2, 4 or 8), so that
+// the accumulators of smaller groups stay in few registers.
+#define ATTENTION_KERNEL(SUFFIX, KV, GM)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32) attention_paged_##SUFFIX##_g##GM(                         \
         const float* q, const KV* keys, const KV* values, const int* seqSlot, const int* lengths, const int* blockTable,   \
         int maxBlocks, int layers, int layer, int heads, int kvHeads, int headDim, int blockSize, float scale,              \
         int slotsPerSplit, float* partialOut, float* partialMax, float* partialSum, float* expScores, int scoreStride) {   \
-        attention_paged<KV>(q, keys, values, seqSlot, lengths, blockTable, maxBlocks, layers, layer, heads, kvHeads,        \
-                            headDim, blockSize, scale, slotsPerSplit, partialOut, partialMax, partialSum, expScores,        \
-                            scoreStride);                                                                                  \
+        attention_paged<KV, GM>(q, keys, values, seqSlot, lengths, blockTable, maxBlocks, layers, layer, heads, kvHeads,    \
+                                headDim, blockSize, scale, slotsPerSplit, partialOut, partialMax, partialSum, expScores,    \
+                                scoreStride);                                                                              \
     }
-PAGED_KERNELS(f32, float)
-PAGED_KERNELS(bf16, __nv_bfloat16)
+ATTENTION_KERNEL(f32, float, 1)
+ATTENTION_KERNEL(f32, float, 2)
+ATTENTION_KERNEL(f32, float, 4)
+ATTENTION_KERNEL(f32, float, 8)
+ATTENTION_KERNEL(bf16, __nv_bfloat16, 1)
+ATTENTION_KERNEL(bf16, __nv_bfloat16, 2)
+ATTENTION_KERNEL(bf16, __nv_bfloat16, 4)
+ATTENTION_KERNEL(bf16, __nv_bfloat16, 8)
 
 // x[b] = embedding row of token inputTokens[b], or of the token last sampled for sequence slot seqSlot[b] where
 // inputTokens[b] < 0 (generated tokens never leave the device). grid: B.
@@ -434,36 +598,10 @@ extern "C" __global__ void embedding_batch(const uint8_t* table, int type, const
 
 // Greedy choice per row of logits ([B][vocab]): lastToken[seqSlot[b]] and chosen[b]. grid: B, 1024 threads.
 extern "C" __global__ void argmax_rows(const float* logits, int vocab, const int* seqSlot, int* lastToken, int* chosen) {
-    __shared__ float bestValue[32];
-    __shared__ int bestIndex[32];
-    const float* x = logits + (long long)blockIdx.x * vocab;
-    float v = -INFINITY;
-    int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        if (x[i] > v) { v = x[i]; idx = i; }
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, v, o);
-        int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-        if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) { bestValue[warp] = v; bestIndex[warp] = idx; }
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < warps ? bestValue[lane] : -INFINITY;
-        idx = lane < warps ? bestIndex[lane] : 0x7fffffff;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            float ov = __shfl_xor_sync(0xffffffffu, v, o);
-            int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-            if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
-        }
-        if (lane == 0) {
-            lastToken[seqSlot[blockIdx.x]] = idx;
-            chosen[blockIdx.x] = idx;
-        }
+    int idx = block_argmax(logits + (long long)blockIdx.x * vocab, vocab);
+    if (threadIdx.x == 0) {
+        lastToken[seqSlot[blockIdx.x]] = idx;
+        chosen[blockIdx.x] = idx;
     }
 }
 

@@ -20,6 +20,7 @@ import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUstream;
 
 /**
  * Batched decoding on the GPU with continuous batching over a paged KV pool. Each step feeds one token to
@@ -33,11 +34,19 @@ import jcuda.driver.CUevent;
  * after the step: the selector (lethe-cache's, over the RASR scores the attention kernel keeps on the device)
  * picks the kept slots, the device compacts them to the front of the layer's blocks, and the emptied blocks
  * go back to the pool, where they admit waiting sequences.
+ *
+ * <p>The step's launches (about ten per layer, each ~9 µs of host time through JCuda) are recorded once as a
+ * CUDA graph and replayed with one call ({@link StepGraphs}); the system property {@code lethe.gpu.graphs=false}
+ * or the constructor's flag queues them one by one instead.
  */
 public final class BatchDecoder implements AutoCloseable {
     /** Pool rows one compaction pass moves (the scratch area's size). */
     private static final int MOVE_CHUNK = 1 << 16;
     private static final int STAGING_RING = 3;
+    /** A graph sizes each layer's attention grid for its longest sequence rounded up to a multiple of this. */
+    static final int ATTENTION_BUCKET = 256;
+    /** Step graphs kept instantiated. */
+    private static final int GRAPH_CACHE = 16;
 
     private final BatchModel model;
     private final ModelConfig c;
@@ -51,13 +60,29 @@ public final class BatchDecoder implements AutoCloseable {
     private final PoolCompactor compactor;
     private final Staging[] staging = new Staging[STAGING_RING];
     private int nextStaging;
+    /** Null: the step's launches are queued one by one. */
+    private final StepGraphs graphs;
+    private StepProfile profile;
+    /** The profile of the step in progress if it times its parts, else null. */
+    private StepProfile timing;
     private long rounds, roundSlotsBefore, roundSlotsAfter;
+
+    /** Whether decoders use CUDA graphs unless told: yes, but for {@code -Dlethe.gpu.graphs=false}. */
+    static boolean graphsByDefault() {
+        return !"false".equalsIgnoreCase(System.getProperty("lethe.gpu.graphs", "true"));
+    }
+
+    /** A decoder that replays its steps as CUDA graphs unless {@code -Dlethe.gpu.graphs=false}. */
+    public BatchDecoder(BatchModel model, PagedKvPool pool, int maxBatch, int maxContext) {
+        this(model, pool, maxBatch, maxContext, graphsByDefault());
+    }
 
     /**
      * @param maxBatch   sequences per step, at most {@link BatchKernels#MAX_ROWS}
      * @param maxContext the longest sequence (prompt + generated) the block table holds
+     * @param useGraphs  replay each step's launches as a CUDA graph (else queue them one by one)
      */
-    public BatchDecoder(BatchModel model, PagedKvPool pool, int maxBatch, int maxContext) {
+    public BatchDecoder(BatchModel model, PagedKvPool pool, int maxBatch, int maxContext, boolean useGraphs) {
         if (maxBatch < 1 || maxBatch > BatchKernels.MAX_ROWS) {
             throw new IllegalArgumentException("batch of " + maxBatch + " sequences; 1.." + BatchKernels.MAX_ROWS + " allowed");
         }
@@ -96,7 +121,9 @@ public final class BatchDecoder implements AutoCloseable {
         compactor = new PoolCompactor(k, pool, MOVE_CHUNK);
         scoreIndex = buffer((long) this.maxContext * Integer.BYTES);
         scoreStage = floats(this.maxContext);
-        for (int i = 0; i < STAGING_RING; i++) staging[i] = new Staging(metaInts);
+        CUstream stream = model.device().stream();
+        for (int i = 0; i < STAGING_RING; i++) staging[i] = new Staging(metaInts, stream);
+        graphs = useGraphs ? new StepGraphs(stream, GRAPH_CACHE) : null;
     }
 
     private int metaInts() {
@@ -119,6 +146,29 @@ public final class BatchDecoder implements AutoCloseable {
 
     public int maxContext() {
         return maxContext;
+    }
+
+    /** Whether steps are replayed as CUDA graphs. */
+    public boolean usesGraphs() {
+        return graphs != null;
+    }
+
+    /** Step graphs recorded and replayed so far (0 and 0 without graphs). */
+    long graphCaptures() {
+        return graphs == null ? 0 : graphs.captures();
+    }
+
+    long graphReplays() {
+        return graphs == null ? 0 : graphs.replays();
+    }
+
+    long graphEvictions() {
+        return graphs == null ? 0 : graphs.evictions();
+    }
+
+    /** Times the next steps this decoder runs (the benchmark's breakdown); see {@link StepProfile}. */
+    void profile(StepProfile p) {
+        this.profile = p;
     }
 
     /** Pruning rounds run so far, and the slots they held before and kept after. */
@@ -217,7 +267,9 @@ public final class BatchDecoder implements AutoCloseable {
 
     /** Queues one decode step for the batch (whose appends the scheduler has made on the host). */
     void step(List<BatchSequence> batch, TableChanges changes) {
-        int n = batch.size(), nPad = BatchKernels.padded(n);
+        StepProfile p = profile != null && profile.active() ? profile : null;
+        timing = p != null && p.begin() ? p : null;
+        int n = batch.size();
         Staging st = nextStaging();
         IntBuffer ints = st.ints;
         int[] maxLength = new int[layers];
@@ -234,35 +286,85 @@ public final class BatchDecoder implements AutoCloseable {
         ints.put(changes.index, 0, changes.count);
         ints.put(changes.block, 0, changes.count);
         st.send(meta.pointer(), ints.position());
-        CUdeviceptr seqSlot = meta.pointer(), positions = meta.at(4L * n), inputs = meta.at(8L * n), lengths = meta.at(12L * n);
         if (changes.count > 0) {
             long at = 4L * (3 * n + n * layers);
             k.scatterInts(blockTable.pointer(), meta.at(at), meta.at(at + 4L * changes.count), changes.count);
         }
+        mark(StepProfile.Part.UPLOAD);
+        float gamma = pool.scores() == null ? -1f : currentGamma;
+        if (graphs == null) {
+            forward(n, maxLength, gamma);
+        } else {
+            int[] attentionLengths = new int[layers];
+            for (int l = 0; l < layers; l++) attentionLengths[l] = attentionBucket(maxLength[l]);
+            if (timing != null) {
+                forward(n, attentionLengths, gamma); // events cannot be timed inside a graph: the same launches, one by one
+            } else {
+                graphs.launch(new StepGraphs.Key(n, gamma, attentionLengths), () -> forward(n, attentionLengths, gamma));
+            }
+        }
+        if (p != null) p.end();
+        timing = null;
+    }
+
+    /**
+     * The length a graph sizes a layer's attention grid for: the longest sequence rounded up to a multiple of
+     * {@link #ATTENTION_BUCKET}, never past the context. Blocks past a sequence's own length reduce no slots
+     * (the kernels read each sequence's length from the uploaded meta, as they do for a ragged batch), so one
+     * graph serves every length in the bucket.
+     */
+    private int attentionBucket(int maxLength) {
+        return Math.min(maxContext, (maxLength + ATTENTION_BUCKET - 1) / ATTENTION_BUCKET * ATTENTION_BUCKET);
+    }
+
+    private void mark(StepProfile.Part part) {
+        if (timing != null) timing.mark(part);
+    }
+
+    /**
+     * Queues the step's kernels, from the embedding to the choice of each sequence's next token: device work
+     * only, reading the meta uploaded before (so a graph can record it). Each layer's attention grid covers
+     * {@code attentionLengths[layer]} slots.
+     */
+    private void forward(int n, int[] attentionLengths, float gamma) {
+        int nPad = BatchKernels.padded(n);
+        CUdeviceptr seqSlot = meta.pointer(), positions = meta.at(4L * n), inputs = meta.at(8L * n), lengths = meta.at(12L * n);
         BatchKernels.Paged paged = new BatchKernels.Paged(pool, seqSlot, lengths, blockTable.pointer(), maxBlocks, layers);
         BatchModel.Layer[] ls = model.layers();
         float eps = c.rmsEps();
-        float gamma = pool.scores() == null ? -1f : currentGamma;
         k.embedding(model.embedding(), inputs, seqSlot, lastToken.pointer(), x.pointer(), n);
+        mark(StepProfile.Part.EMBEDDING_ARGMAX);
         k.residualNorm(null, 0, nPad, x.pointer(), ls[0].attentionNorm().pointer(), xn.pointer(), xn16.pointer(), n, c.dim(), eps);
+        mark(StepProfile.Part.RESIDUAL_NORM);
         for (int l = 0; l < layers; l++) {
             BatchModel.Layer lw = ls[l];
             int splits = k.gemm(lw.wqkv(), xn.pointer(), xn16.pointer(), partial.pointer(), n);
+            mark(StepProfile.Part.PRODUCTS);
             k.qkvRopeAppend(partial.pointer(), splits, nPad, q.pointer(), paged, positions, l, n, c.heads(), c.kvHeads(), c.headDim(),
                     model.inverseFrequency().pointer(), c.architecture().neoxRope());
-            k.attention(q.pointer(), paged, l, n, maxLength[l], c.heads(), c.kvHeads(), c.headDim(), scale, workspace, maxContext,
+            mark(StepProfile.Part.QKV_ROPE_APPEND);
+            k.attention(q.pointer(), paged, l, n, attentionLengths[l], c.heads(), c.kvHeads(), c.headDim(), scale, workspace, maxContext,
                     att.pointer(), att16.pointer(), gamma);
+            mark(StepProfile.Part.ATTENTION);
             splits = k.gemm(lw.wo(), att.pointer(), att16.pointer(), partial.pointer(), n);
+            mark(StepProfile.Part.PRODUCTS);
             k.residualNorm(partial.pointer(), splits, nPad, x.pointer(), lw.ffnNorm().pointer(), xn.pointer(), xn16.pointer(), n, c.dim(), eps);
+            mark(StepProfile.Part.RESIDUAL_NORM);
             splits = k.gemm(lw.wGateUp(), xn.pointer(), xn16.pointer(), partial.pointer(), n);
+            mark(StepProfile.Part.PRODUCTS);
             k.swigluReduce(partial.pointer(), splits, nPad, c.ffnDim(), h.pointer(), h16.pointer(), n);
+            mark(StepProfile.Part.SWIGLU);
             splits = k.gemm(lw.wDown(), h.pointer(), h16.pointer(), partial.pointer(), n);
+            mark(StepProfile.Part.PRODUCTS);
             DeviceBuffer nextNorm = l + 1 < layers ? ls[l + 1].attentionNorm() : model.outputNorm();
             k.residualNorm(partial.pointer(), splits, nPad, x.pointer(), nextNorm.pointer(), xn.pointer(), xn16.pointer(), n, c.dim(), eps);
+            mark(StepProfile.Part.RESIDUAL_NORM);
         }
         int splits = k.gemm(model.output(), xn.pointer(), xn16.pointer(), partial.pointer(), n);
         if (splits != 1) throw new IllegalStateException("the output product was split " + splits + " ways; the argmax reads one");
+        mark(StepProfile.Part.PRODUCTS);
         k.argmaxRows(partial.pointer(), c.vocabularySize(), n, seqSlot, lastToken.pointer(), chosen.pointer());
+        mark(StepProfile.Part.EMBEDDING_ARGMAX);
     }
 
     /** RASR decay of the run in progress, which the attention kernel's score update uses (negative: no scoring). */
@@ -389,9 +491,11 @@ public final class BatchDecoder implements AutoCloseable {
         private final Pointer host = new Pointer();
         private final IntBuffer ints;
         private final CUevent done = new CUevent();
+        private final CUstream stream;
         private boolean pending;
 
-        Staging(int capacity) {
+        Staging(int capacity, CUstream stream) {
+            this.stream = stream;
             cuMemAllocHost(host, (long) capacity * Integer.BYTES);
             ints = host.getByteBuffer(0, (long) capacity * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
             cuEventCreate(done, 0);
@@ -404,8 +508,8 @@ public final class BatchDecoder implements AutoCloseable {
         }
 
         void send(CUdeviceptr target, int count) {
-            cuMemcpyHtoDAsync(target, host, (long) count * Integer.BYTES, null);
-            cuEventRecord(done, null);
+            cuMemcpyHtoDAsync(target, host, (long) count * Integer.BYTES, stream);
+            cuEventRecord(done, stream);
             pending = true;
         }
 
@@ -421,6 +525,7 @@ public final class BatchDecoder implements AutoCloseable {
     public void close() {
         model.device().synchronize();
         for (Staging s : staging) if (s != null) s.close();
+        if (graphs != null) graphs.close();
         compactor.close();
         owned.forEach(DeviceBuffer::close);
     }

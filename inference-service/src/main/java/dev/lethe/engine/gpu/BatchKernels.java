@@ -23,8 +23,10 @@ final class BatchKernels {
 
     private final Kernels kernels;
     private final CUfunction[] gemm = new CUfunction[MAX_ROWS / 16 + 1];
-    private final CUfunction residualNorm, swigluReduce, qkvF32, qkvBf16, attentionF32, attentionBf16, attentionFinish,
-            embedding, argmaxRows, moveRows, scatterInts;
+    /** The paged attention kernels by group: index log2 of the most query heads per KV head each takes (1, 2, 4, 8). */
+    private final CUfunction[] attentionF32 = new CUfunction[4], attentionBf16 = new CUfunction[4];
+    private final CUfunction residualNorm, swigluReduce, qkvF32, qkvBf16, attentionFinish, embedding, argmaxRows, moveRows,
+            scatterInts;
 
     BatchKernels(Kernels kernels, CUmodule m) {
         this.kernels = kernels;
@@ -36,8 +38,10 @@ final class BatchKernels {
         swigluReduce = Kernels.function(m, "swiglu_reduce");
         qkvF32 = Kernels.function(m, "qkv_rope_append_f32");
         qkvBf16 = Kernels.function(m, "qkv_rope_append_bf16");
-        attentionF32 = Kernels.function(m, "attention_paged_f32");
-        attentionBf16 = Kernels.function(m, "attention_paged_bf16");
+        for (int i = 0; i < attentionF32.length; i++) {
+            attentionF32[i] = Kernels.function(m, "attention_paged_f32_g" + (1 << i));
+            attentionBf16[i] = Kernels.function(m, "attention_paged_bf16_g" + (1 << i));
+        }
         attentionFinish = Kernels.function(m, "attention_paged_finish");
         embedding = Kernels.function(m, "embedding_batch");
         argmaxRows = Kernels.function(m, "argmax_rows");
@@ -88,15 +92,23 @@ final class BatchKernels {
         return splits;
     }
 
+    /** float4s of a row each residual_norm thread keeps in registers (NORM_VECTORS in batch.cu). */
+    private static final int NORM_VECTORS = 4;
+
     /** x[b] += reduced partial (none if partial is null); xn = rmsnorm(x) * weight as f32 and bf16. */
     void residualNorm(CUdeviceptr partial, int splits, int nPad, CUdeviceptr x, CUdeviceptr weight, CUdeviceptr xn,
                       CUdeviceptr xn16, int n, int dim, float eps) {
-        kernels.launch(residualNorm, n, 1, Math.min(1024, Math.max(32, Integer.highestOneBit(dim))), 0,
-                partial, splits, nPad, x, weight, xn, xn16, dim, eps);
+        if (dim % 4 != 0 || dim > 4 * NORM_VECTORS * 1024) {
+            throw new IllegalArgumentException("model width " + dim + ": the batched RMSNorm takes multiples of 4 up to " + 4 * NORM_VECTORS * 1024);
+        }
+        // a float4 per thread where the row allows it: the most loads in flight on the row's multiprocessor
+        int threads = Math.clamp((dim / 4 + 31) / 32 * 32, 32, 1024);
+        kernels.launch(residualNorm, n, 1, threads, 0, partial, splits, nPad, x, weight, xn, xn16, dim, eps);
     }
 
     void swigluReduce(CUdeviceptr partial, int splits, int nPad, int ffn, CUdeviceptr h, CUdeviceptr h16, int n) {
-        kernels.launch(swigluReduce, Kernels.blocks((long) n * ffn, 256), 1, 256, 0, partial, splits, nPad, ffn, h, h16, n);
+        if (ffn % 4 != 0) throw new IllegalArgumentException("feed-forward width " + ffn + ": the batched SwiGLU takes multiples of 4");
+        kernels.launch(swigluReduce, Kernels.blocks((long) n * ffn / 4, 256), 1, 256, 0, partial, splits, nPad, ffn, h, h16, n);
     }
 
     /** Where the paged pool and its block table are, and how they are laid out, for one layer's launches. */
@@ -111,20 +123,28 @@ final class BatchKernels {
                 pool.blockSize(), inverseFrequency, neox ? 1 : 0);
     }
 
-    /** Threads of a paged attention block, and so the most slots it reduces (a thread per slot for the scores). */
-    private static final int ATTENTION_THREADS = 128;
+    /** Threads of a paged attention block (ATT_WARPS warps in batch.cu) and of its finish (FINISH_THREADS). */
+    private static final int ATTENTION_THREADS = 128, FINISH_THREADS = 128;
+    /** Attention blocks a launch aims at: several resident per multiprocessor, on 132 of them. */
+    static final int ATTENTION_TARGET_BLOCKS = 8 * 132;
+    /** Fewest and most slots per attention block. */
+    static final int MIN_SLOTS_PER_SPLIT = 32, MAX_SLOTS_PER_SPLIT = 256;
 
-    /** Slots one attention block reduces: the grid's third dimension is ceil(max length / this). */
+    /**
+     * Slots one attention block reduces: the grid's third dimension is ceil(max length / this). Short batches
+     * split each sequence finely so the launch still fills the device; long or wide ones take up to
+     * {@link #MAX_SLOTS_PER_SPLIT} slots a block, so the finish combines few splits. A multiple of 16.
+     */
     static int slotsPerSplit(int maxLength, int n, int kvHeads) {
         int pairs = n * kvHeads;
-        int wanted = Math.max(1, (4 * 132 + pairs - 1) / pairs);
-        int per = (maxLength + wanted - 1) / wanted;
-        return Math.clamp(per, 32, ATTENTION_THREADS);
+        int wanted = Math.max(1, (ATTENTION_TARGET_BLOCKS + pairs - 1) / pairs);
+        int per = ((maxLength + wanted - 1) / wanted + 15) / 16 * 16;
+        return Math.clamp(per, MIN_SLOTS_PER_SPLIT, MAX_SLOTS_PER_SPLIT);
     }
 
     /** Bytes of the attention workspace for n sequences of at most maxLength slots (scores included if asked). */
     static long attentionWorkspaceBytes(int n, int heads, int headDim, int maxLength, boolean scores) {
-        int splits = (maxLength + 31) / 32;
+        int splits = (maxLength + MIN_SLOTS_PER_SPLIT - 1) / MIN_SLOTS_PER_SPLIT;
         long partials = (long) n * heads * splits * (headDim + 2);
         return (partials + (scores ? (long) n * heads * maxLength : 0)) * Float.BYTES;
     }
@@ -142,6 +162,7 @@ final class BatchKernels {
         if (headDim % 8 != 0 || headDim > 128) {
             throw new IllegalArgumentException("head size " + headDim + ": the paged attention takes multiples of 8 up to 128");
         }
+        if (heads > FINISH_THREADS) throw new IllegalArgumentException(heads + " query heads: the paged attention takes up to " + FINISH_THREADS);
         if (maxLength > scoreStride) throw new IllegalArgumentException("length " + maxLength + " over the score stride " + scoreStride);
         int per = slotsPerSplit(maxLength, n, kvHeads);
         int splits = (maxLength + per - 1) / per;
@@ -154,12 +175,13 @@ final class BatchKernels {
         CUdeviceptr partialSum = workspace.at(partials * (headDim + 1) * Float.BYTES);
         CUdeviceptr expScores = scoring ? workspace.at(partials * (headDim + 2) * Float.BYTES) : null;
         PagedKvPool pool = p.pool();
-        kernels.launch3d(pool.type() == GgmlType.BF16 ? attentionBf16 : attentionF32, kvHeads, n, splits, ATTENTION_THREADS,
-                group * (headDim + per + ATTENTION_THREADS / 32 * headDim) * Float.BYTES,
+        int variant = 32 - Integer.numberOfLeadingZeros(group - 1); // log2 of the group rounded up to a power of two
+        kernels.launch3d((pool.type() == GgmlType.BF16 ? attentionBf16 : attentionF32)[variant], kvHeads, n, splits, ATTENTION_THREADS,
+                (group * (headDim + per + ATTENTION_THREADS / 32 * headDim) + per) * Float.BYTES,
                 q, pool.keys().pointer(), pool.values().pointer(), p.seqSlot(), p.lengths(), p.blockTable(), p.maxBlocks(),
                 p.layers(), layer, heads, kvHeads, headDim, pool.blockSize(), scale, per, partialOut, partialMax, partialSum,
                 expScores, scoreStride);
-        kernels.launch(attentionFinish, n, heads + (scoring ? splits : 0), 128, 0,
+        kernels.launch(attentionFinish, n, heads + (scoring ? splits : 0), FINISH_THREADS, 0,
                 partialOut, partialMax, partialSum, out, out16, expScores, scoreStride, scoring ? pool.scoresOrNull() : null,
                 gamma, p.seqSlot(), p.lengths(), p.blockTable(), p.maxBlocks(), p.layers(), layer, heads, headDim,
                 pool.blockSize(), splits, per);

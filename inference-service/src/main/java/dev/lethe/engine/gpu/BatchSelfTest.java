@@ -74,12 +74,25 @@ final class BatchSelfTest {
         gemm(GgmlType.BF16, 1024, 640, 128);
         gemm(GgmlType.F32, 200, 96, 7);
         residualNorm(5, 4096, 3);
+        residualNorm(2, 8192, 9); // two float4s per thread; more splits than the kernel loads at once
+        residualNorm(1, 64, 1);   // threads that own nothing
         swigluReduce(9, 1000, 2);
+        swigluReduce(3, 4096, 5);
         qkvRopeAppend(GgmlType.F32);
         qkvRopeAppend(GgmlType.BF16);
-        attention(GgmlType.F32, new int[] {1, 37, 300, 1000}, 32, 8, 128);
-        attention(GgmlType.BF16, new int[] {700, 5, 129, 2048, 64}, 32, 8, 128);
-        attention(GgmlType.F32, new int[] {3, 90}, 8, 4, 8);
+        attention(GgmlType.F32, new int[] {1, 37, 300, 1000}, 32, 8, 128, true);
+        attention(GgmlType.BF16, new int[] {700, 5, 129, 2048, 64}, 32, 8, 128, true);
+        attention(GgmlType.F32, new int[] {3, 90}, 8, 4, 8, true);
+        // the benchmark's shapes: batch 1 at length 641 (splits of 32 slots), and 16 sequences, without scoring
+        attention(GgmlType.BF16, new int[] {641}, 32, 8, 128, false);
+        attention(GgmlType.BF16, random.ints(16, 1, 700).toArray(), 32, 8, 128, false);
+        // every tail of the key passes (64 rows a block) and value passes (32 rows), splits of 256 slots
+        attention(GgmlType.BF16, new int[] {1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 255, 256, 257, 511, 641, 1000, 3000},
+                32, 8, 128, true);
+        // the other group variants: 1, 3 (in the kernel for up to 4) and 8 query heads per KV head; head sizes 64, 96
+        attention(GgmlType.F32, new int[] {77, 200}, 8, 8, 64, true);
+        attention(GgmlType.BF16, new int[] {300, 31}, 12, 4, 96, true);
+        attention(GgmlType.BF16, new int[] {450}, 32, 4, 128, false);
         compaction();
         device.synchronize();
     }
@@ -281,17 +294,20 @@ final class BatchSelfTest {
         return HostWeights.decode(bytes, type, width);
     }
 
-    /** Paged attention with ragged lengths against float64, and the RASR score update it makes on the way. */
-    private void attention(GgmlType type, int[] lengths, int heads, int kvHeads, int hd) {
+    /**
+     * Paged attention with ragged lengths against float64, and (if scoring) the RASR score update it makes on the
+     * way; without scoring the scores must stay as they were.
+     */
+    private void attention(GgmlType type, int[] lengths, int heads, int kvHeads, int hd, boolean scoring) {
         int n = lengths.length, kvDim = kvHeads * hd, group = heads / kvHeads, layer = 0;
         KvLayout layout = new KvLayout(2, kvHeads, hd);
-        float scale = (float) (1 / Math.sqrt(hd)), gamma = 0.9f;
+        float scale = (float) (1 / Math.sqrt(hd)), gamma = scoring ? 0.9f : -1f;
         int maxLength = Arrays.stream(lengths).max().getAsInt(), stride = maxLength + 16;
         float[] q = randoms(n * heads * hd, 1f);
         float[][] keys = new float[n][], values = new float[n][], scores = new float[n][];
         try (Scene s = scene(type, layout, lengths, layer); DeviceBuffer dq = DeviceBuffer.of(q);
              DeviceBuffer out = poisoned((long) n * heads * hd); DeviceBuffer out16 = poisoned((long) n * heads * hd);
-             DeviceBuffer workspace = DeviceBuffer.allocate(BatchKernels.attentionWorkspaceBytes(n, heads, hd, stride, true))) {
+             DeviceBuffer workspace = DeviceBuffer.allocate(BatchKernels.attentionWorkspaceBytes(n, heads, hd, stride, scoring))) {
             for (int b = 0; b < n; b++) {
                 keys[b] = randoms(lengths[b] * kvDim, 1f);
                 values[b] = randoms(lengths[b] * kvDim, 1f);
@@ -311,7 +327,7 @@ final class BatchSelfTest {
             for (int b = 0; b < n; b++) {
                 int len = lengths[b];
                 double[] sNew = new double[len];
-                for (int j = 0; j < len; j++) sNew[j] = gamma * scores[b][j];
+                for (int j = 0; j < len; j++) sNew[j] = scoring ? gamma * scores[b][j] : scores[b][j];
                 for (int h = 0; h < heads; h++) {
                     int kvh = h / group;
                     double[] p = new double[len];
@@ -326,7 +342,7 @@ final class BatchSelfTest {
                     for (int j = 0; j < len; j++) sum += p[j] = Math.exp(p[j] - max);
                     for (int j = 0; j < len; j++) {
                         p[j] /= sum;
-                        sNew[j] += p[j];
+                        if (scoring) sNew[j] += p[j];
                         for (int i = 0; i < hd; i++) refOut[(b * heads + h) * hd + i] += p[j] * values[b][j * kvDim + kvh * hd + i];
                     }
                 }
@@ -343,10 +359,14 @@ final class BatchSelfTest {
                     wantScores[at] = refScores.get(b)[j];
                 }
             }
-            String shape = String.format(Locale.ROOT, "%s h%d/kv%d d%d lens %s", type == GgmlType.BF16 ? "bf16" : "f32", heads, kvHeads, hd,
-                    Arrays.toString(lengths).replace(" ", ""));
-            checks.add(compare("paged attention " + shape, download(out, refOut.length), refOut, 1e-5, "ragged, scrambled blocks"));
-            checks.add(compare("  RASR scores γS + Σ_h p", gotScores, wantScores, 1e-5, "γ " + gamma));
+            String lens = n <= 5 ? Arrays.toString(lengths).replace(" ", "") : n + " lengths " + Arrays.stream(lengths).min().getAsInt()
+                    + ".." + maxLength;
+            String shape = String.format(Locale.ROOT, "%s h%d/kv%d d%d lens %s", type == GgmlType.BF16 ? "bf16" : "f32", heads, kvHeads, hd, lens);
+            int per = BatchKernels.slotsPerSplit(maxLength, n, kvHeads);
+            checks.add(compare("paged attention " + shape, download(out, refOut.length), refOut, 1e-5,
+                    "ragged, scrambled blocks, " + (maxLength + per - 1) / per + " splits of " + per));
+            if (scoring) checks.add(compare("  RASR scores γS + Σ_h p", gotScores, wantScores, 1e-5, "γ " + gamma));
+            else checks.add(compare("  no scoring: scores untouched", gotScores, wantScores, 0, "exact"));
             checks.add(compare("  (bf16 copy of out)", downloadBf16(out16, refOut.length), refOut, 8e-3, "bf16 rounding"));
         }
     }
@@ -415,7 +435,8 @@ final class BatchSelfTest {
     /**
      * On a real model: sequences of different prompts and lengths through the batched engine, at most three at
      * a time (so they join and leave mid-run), against the CPU engine fed the same tokens one at a time; then
-     * Lethe, where a second sequence waits for blocks until the first one's pruning rounds free them.
+     * Lethe, where a second sequence waits for blocks until the first one's pruning rounds free them. Each case
+     * runs twice on the same prompts: launches queued one by one, then replayed as CUDA graphs.
      */
     void modelChecks(Model model, GpuModel gpu) {
         try (BatchModel batchModel = BatchModel.of(gpu)) {
@@ -463,39 +484,68 @@ final class BatchSelfTest {
         return new Check(name, mismatched, mismatched, 0, mismatched == 0 ? "all equal" : mismatched + " sequences differ" + first);
     }
 
+    private static String mode(boolean graphs) {
+        return graphs ? " (graphs)" : " (no graphs)";
+    }
+
+    /** The graph-mode run's checks beyond the CPU's ids: the same ids as without graphs, and graphs really replayed. */
+    private void graphChecks(String name, List<BatchSequence> withGraphs, List<BatchSequence> without, BatchDecoder decoder) {
+        int differ = 0;
+        for (int i = 0; i < withGraphs.size(); i++) if (!Arrays.equals(withGraphs.get(i).produced(), without.get(i).produced())) differ++;
+        checks.add(new Check("  " + name + ": graphs == no graphs", differ, differ, 0, differ == 0 ? "all equal" : differ + " sequences differ"));
+        boolean replayed = decoder.graphReplays() > 0 && decoder.graphCaptures() > 0;
+        checks.add(new Check("  " + name + ": steps ran as graphs", replayed ? 0 : 1, replayed ? 0 : 1, 0,
+                decoder.graphCaptures() + " graphs recorded, " + decoder.graphReplays() + " replays, " + decoder.graphEvictions() + " evicted"));
+    }
+
     private void fullCache(Model model, BatchModel batchModel) {
-        int[] prompts = {1, 3, 12, 7, 2, 20}, generate = {40, 25, 60, 33, 50, 9};
-        List<BatchSequence> seqs = new ArrayList<>();
-        List<int[]> cpu = new ArrayList<>();
-        for (int i = 0; i < prompts.length; i++) {
-            int[] prompt = prompt(model, prompts[i]);
-            seqs.add(new BatchSequence(i, prompt, generate[i], true));
-            cpu.add(cpuGreedy(model, PolicySpec.full(), prompt, generate[i]));
+        int[] promptLengths = {1, 3, 12, 7, 2, 20}, generate = {40, 25, 60, 33, 50, 9};
+        List<int[]> prompts = new ArrayList<>(), cpu = new ArrayList<>();
+        for (int i = 0; i < promptLengths.length; i++) {
+            prompts.add(prompt(model, promptLengths[i]));
+            cpu.add(cpuGreedy(model, PolicySpec.full(), prompts.get(i), generate[i]));
         }
-        try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, 400, false);
-             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 3, 128)) {
-            int[] joins = new int[1];
-            BatchDecoder.RunStats stats = decoder.run(seqs, BatchPolicy.full(), (step, running, waiting, before, after, admitted) -> joins[0] += admitted);
-            checks.add(sameIds("batched greedy ids vs cpu, " + seqs.size() + " sequences", seqs, cpu));
-            checks.add(new Check("  continuous batching: joins mid-run", joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
-                    String.format(Locale.ROOT, "%d joined after the first step, peak batch %d, %d steps, blocks back %d/%d",
-                            joins[0], stats.peakBatch(), stats.steps(), pool.freeBlocks(), pool.blocks())));
-            if (pool.freeBlocks() != pool.blocks()) checks.add(new Check("  every block returned", 1, 1, 0, pool.freeBlocks() + " of " + pool.blocks()));
+        List<BatchSequence> without = null;
+        for (boolean graphs : new boolean[] {false, true}) {
+            List<BatchSequence> seqs = new ArrayList<>();
+            for (int i = 0; i < prompts.size(); i++) seqs.add(new BatchSequence(i, prompts.get(i), generate[i], true));
+            try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, 400, false);
+                 BatchDecoder decoder = new BatchDecoder(batchModel, pool, 3, 128, graphs)) {
+                int[] joins = new int[1];
+                BatchDecoder.RunStats stats = decoder.run(seqs, BatchPolicy.full(), (step, running, waiting, before, after, admitted) -> joins[0] += admitted);
+                checks.add(sameIds("batched greedy ids vs cpu, " + seqs.size() + " sequences" + mode(graphs), seqs, cpu));
+                checks.add(new Check("  continuous batching: joins mid-run" + mode(graphs), joins[0] > 0 ? 0 : 1, joins[0] > 0 ? 0 : 1, 0,
+                        String.format(Locale.ROOT, "%d joined after the first step, peak batch %d, %d steps, blocks back %d/%d",
+                                joins[0], stats.peakBatch(), stats.steps(), pool.freeBlocks(), pool.blocks())));
+                if (pool.freeBlocks() != pool.blocks()) checks.add(new Check("  every block returned", 1, 1, 0, pool.freeBlocks() + " of " + pool.blocks()));
+                if (graphs) graphChecks("full cache", seqs, without, decoder);
+            }
+            without = seqs;
         }
     }
 
     private void lethe(Model model, BatchModel batchModel) {
         PolicySpec spec = PolicySpec.of("lethe", "delta", "32", "sparse-ratio", "2", "recent-ratio", "0.1");
-        int[] first = prompt(model, 40), second = prompt(model, 90);
-        int firstTokens = 300, secondTokens = 40;
-        List<BatchSequence> seqs = List.of(new BatchSequence(0, first, firstTokens, true), new BatchSequence(1, second, secondTokens, true));
-        List<int[]> cpu = List.of(cpuGreedy(model, spec, first, firstTokens), cpuGreedy(model, spec, second, secondTokens));
+        List<int[]> prompts = List.of(prompt(model, 40), prompt(model, 90));
+        int[] generate = {300, 40};
+        List<int[]> cpu = List.of(cpuGreedy(model, spec, prompts.get(0), generate[0]), cpuGreedy(model, spec, prompts.get(1), generate[1]));
+        List<BatchSequence> without = null;
+        for (boolean graphs : new boolean[] {false, true}) {
+            List<BatchSequence> seqs = List.of(new BatchSequence(0, prompts.get(0), generate[0], true), new BatchSequence(1, prompts.get(1), generate[1], true));
+            lethe(model, batchModel, spec, seqs, cpu, graphs, without);
+            without = seqs;
+        }
+    }
+
+    private void lethe(Model model, BatchModel batchModel, PolicySpec spec, List<BatchSequence> seqs, List<int[]> cpu, boolean graphs,
+                       List<BatchSequence> without) {
+        int firstTokens = seqs.get(0).maxNewTokens(), firstPrompt = seqs.get(0).promptLength();
         // 45 blocks of 16 slots over 5 layers: the second prompt (6 blocks a layer) plus the watermark does not fit
         // beside the first sequence until a pruning round has shrunk it
         int layers = model.config().layers();
         int blocks = 9 * layers;
         try (PagedKvPool pool = new PagedKvPool(model.kvLayout(), GgmlType.F32, 16, blocks, true);
-             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 4, 512)) {
+             BatchDecoder decoder = new BatchDecoder(batchModel, pool, 4, 512, graphs)) {
             long[] admittedAt = {-1};
             int[] freeAtAdmission = {0, 0};
             long[] roundsBefore = {0};
@@ -508,12 +558,13 @@ final class BatchSelfTest {
                 }
             });
             boolean waitedForRounds = admittedAt[0] > 0 && roundsBefore[0] > 0 && freeAtAdmission[1] > freeAtAdmission[0]
-                    && seqs.get(0).generated() == firstTokens && admittedAt[0] < 40 + firstTokens - 1;
-            checks.add(new Check("lethe frees blocks, a waiting sequence joins", waitedForRounds ? 0 : 1, waitedForRounds ? 0 : 1, 0,
+                    && seqs.get(0).generated() == firstTokens && admittedAt[0] < firstPrompt + firstTokens - 1;
+            checks.add(new Check("lethe frees blocks, a waiting sequence joins" + mode(graphs), waitedForRounds ? 0 : 1, waitedForRounds ? 0 : 1, 0,
                     String.format(Locale.ROOT, "admitted after step %d, free blocks %d -> %d by %d rounds; %d rounds in all, kept %.3f, %d preemptions",
                             admittedAt[0], freeAtAdmission[0], freeAtAdmission[1], roundsBefore[0], stats.rounds(), stats.meanKeptFraction(),
                             stats.preemptions())));
-            checks.add(sameIds("lethe batched greedy ids vs cpu lethe", seqs, cpu));
+            checks.add(sameIds("lethe batched greedy ids vs cpu lethe" + mode(graphs), seqs, cpu));
+            if (graphs) graphChecks("lethe", seqs, without, decoder);
         }
     }
 }

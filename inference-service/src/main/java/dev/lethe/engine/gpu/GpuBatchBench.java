@@ -15,7 +15,9 @@ import java.util.Random;
  * Batched decoding of a Llama-3-8B-shaped model with random BF16 weights made on the device:
  * <ol>
  * <li>the batched products alone (weights streamed once per step for the whole batch) against the copy bandwidth;
- * <li>full-cache decode throughput at the batch sizes the PyTorch peer runs (prompt fed, then decode timed);
+ * <li>full-cache decode throughput at the batch sizes the PyTorch peer runs (prompt fed, then decode timed), with
+ *     the step's launches queued one by one and replayed as CUDA graphs, side by side; where one step's time goes
+ *     (device time per kernel class, host enqueue time, wall time) at context ~640;
  * <li>throughput under a fixed KV memory budget with long generations: as many sequences as the pool admits,
  *     for the full cache, Lethe, and fixed retention ratios.
  * </ol>
@@ -35,7 +37,7 @@ public final class GpuBatchBench {
         double[] ratios = {0.25, 0.5};
         double deadline = Double.MAX_VALUE;
         List<String> only = List.of("full", "ratio", "lethe");
-        int[] peerBatches = {16, 64};
+        int[] peerBatches = {1, 16, 64};
         boolean budget = true, peerShapes = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -73,12 +75,7 @@ public final class GpuBatchBench {
                     double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
                     System.out.printf(Locale.ROOT, "%6d %10.3f %10.0f %8.1f%%%n", n, ms, gbs, 100 * gbs * 1e9 / copy);
                 }
-                if (peerShapes) {
-                    System.out.printf(Locale.ROOT, "%n== full cache, decode throughput at the peer's shapes (prompt %d fed one token a step, then %d tokens; decode timed)%n",
-                            prompt, peerTokens);
-                    System.out.printf(Locale.ROOT, "%6s %12s %12s %10s%n", "batch", "decode tok/s", "ms/step", "steps");
-                    for (int b : peerBatches) peerShape(device, model, b, prompt, peerTokens);
-                }
+                if (peerShapes) peerShapes(device, model, peerBatches, prompt, peerTokens, copy);
                 if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline, only);
             }
         }
@@ -119,25 +116,98 @@ public final class GpuBatchBench {
         return list;
     }
 
-    private static void peerShape(GpuDevice device, BatchModel model, int batch, int prompt, int tokens) {
+    /** Steps timed alone (host enqueue, wall) and then part by part with events, once the context reaches ~prompt + 128. */
+    private static final int PROFILE_WALL_STEPS = 5, PROFILE_EVENT_STEPS = 3, PROFILE_AFTER = 128;
+
+    /** One full-cache run at a peer's shape. */
+    private record Shape(int batch, boolean graphs, double tokensPerSecond, double msPerStep, long decodeSteps, int profiledLength,
+                         StepProfile profile, long captures, long replays) {}
+
+    private static void peerShapes(GpuDevice device, BatchModel model, int[] batches, int prompt, int tokens, double copy) {
+        System.out.printf(Locale.ROOT, "%n== full cache, decode throughput at the peer's shapes (prompt %d fed one token a step, then %d tokens; decode timed)%n",
+                prompt, tokens);
+        System.out.println("   graphs off: the step's ~10 launches per layer queued one by one; on: replayed as CUDA graphs");
+        System.out.printf(Locale.ROOT, "%6s | %12s %9s | %12s %9s | %7s %7s %10s%n", "batch", "off tok/s", "ms/step", "on tok/s", "ms/step", "on/off",
+                "steps", "graphs");
+        List<Shape[]> shapes = new ArrayList<>();
+        for (int b : batches) {
+            Shape off = peerShape(device, model, b, prompt, tokens, false), on = peerShape(device, model, b, prompt, tokens, true);
+            shapes.add(new Shape[] {off, on});
+            System.out.printf(Locale.ROOT, "%6d | %12.1f %9.3f | %12.1f %9.3f | %6.2fx %7d %4d/%-5d%n", b, off.tokensPerSecond(), off.msPerStep(),
+                    on.tokensPerSecond(), on.msPerStep(), on.tokensPerSecond() / off.tokensPerSecond(), off.decodeSteps(), on.captures(), on.replays());
+            if (b == 1) {
+                ModelConfig c = model.config();
+                double meanLength = prompt + tokens / 2.0;
+                long kvBytes = (long) (meanLength * c.layers() * 2L * c.kvDim() * 2); // bf16 keys and values
+                long bytesPerStep = model.weightBytesPerStep(1) + kvBytes;
+                System.out.printf(Locale.ROOT, "       batch 1: %.2f GB per step (%.2f GB weights + %.3f GB bf16 KV at mean length %.0f): "
+                                + "graphs off %.0f GB/s = %.1f%% of copy, on %.0f GB/s = %.1f%% of copy%n",
+                        bytesPerStep / 1e9, model.weightBytesPerStep(1) / 1e9, kvBytes / 1e9, meanLength,
+                        bytesPerStep * off.tokensPerSecond() / 1e9, 100 * bytesPerStep * off.tokensPerSecond() / copy,
+                        bytesPerStep * on.tokensPerSecond() / 1e9, 100 * bytesPerStep * on.tokensPerSecond() / copy);
+            }
+        }
+        System.out.println("   (graphs: recorded / replayed in the timed run; the off and on runs include the steps the breakdown timed)");
+        breakdown(shapes);
+    }
+
+    private static void breakdown(List<Shape[]> shapes) {
+        List<Shape[]> profiled = shapes.stream().filter(p -> p[0].profile() != null).toList();
+        if (profiled.isEmpty()) return;
+        System.out.printf(Locale.ROOT, "%n== one full-cache step, part by part (ms; device time from CUDA events between launches, graphs off, %d steps each;%n",
+                PROFILE_EVENT_STEPS);
+        System.out.printf(Locale.ROOT, "   host enqueue and wall: %d steps each run alone, waited for)%n", PROFILE_WALL_STEPS);
+        StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%-34s", "batch (context)"));
+        for (Shape[] p : profiled) header.append(String.format(Locale.ROOT, " %9s", p[0].batch() + " (" + p[0].profiledLength() + ")"));
+        System.out.println(header);
+        for (StepProfile.Part part : StepProfile.Part.values()) {
+            row(part.label, profiled, p -> p[0].profile().partMs(part));
+        }
+        row("device time of the step", profiled, p -> p[0].profile().gpuMs());
+        row("graphs off: host enqueue", profiled, p -> p[0].profile().hostMs());
+        row("graphs off: wall", profiled, p -> p[0].profile().wallMs());
+        row("graphs on: host enqueue", profiled, p -> p[1].profile().hostMs());
+        row("graphs on: wall", profiled, p -> p[1].profile().wallMs());
+    }
+
+    private static void row(String label, List<Shape[]> shapes, java.util.function.ToDoubleFunction<Shape[]> value) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-34s", label));
+        for (Shape[] p : shapes) line.append(String.format(Locale.ROOT, " %9.3f", value.applyAsDouble(p)));
+        System.out.println(line);
+    }
+
+    private static Shape peerShape(GpuDevice device, BatchModel model, int batch, int prompt, int tokens, boolean graphs) {
         ModelConfig c = model.config();
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
         int blocksPerSeq = c.layers() * ((prompt + tokens + BLOCK - 1) / BLOCK);
+        int profiledSteps = PROFILE_WALL_STEPS + (graphs ? 0 : PROFILE_EVENT_STEPS);
+        int profileAfter = Math.min(PROFILE_AFTER, tokens / 2);
+        boolean profiling = profileAfter + profiledSteps < tokens;
         try (PagedKvPool pool = new PagedKvPool(layout, GgmlType.BF16, BLOCK, batch * blocksPerSeq, false);
-             BatchDecoder decoder = new BatchDecoder(model, pool, batch, prompt + tokens)) {
+             BatchDecoder decoder = new BatchDecoder(model, pool, batch, prompt + tokens, graphs);
+             StepProfile profile = new StepProfile(device, PROFILE_WALL_STEPS, graphs ? 0 : PROFILE_EVENT_STEPS)) {
             decoder.run(requests(batch, 8, 4, c.vocabularySize(), 1), BatchPolicy.full(), null); // warm-up
-            long[] decodeStart = {0};
+            long captures0 = decoder.graphCaptures(), replays0 = decoder.graphReplays();
+            // nanoTime at: decode start, profiled steps' start and end (excluded from the decode time)
+            long[] at = {0, 0, 0};
             BatchDecoder.RunStats stats = decoder.run(requests(batch, prompt, tokens, c.vocabularySize(), 2), BatchPolicy.full(),
                     (step, running, waiting, before, after, admitted) -> {
                         if (step == prompt) {
                             device.synchronize();
-                            decodeStart[0] = System.nanoTime();
+                            at[0] = System.nanoTime();
                         }
+                        if (profiling && step == prompt + profileAfter) {
+                            device.synchronize();
+                            at[1] = System.nanoTime();
+                            decoder.profile(profile);
+                        }
+                        if (profiling && step == prompt + profileAfter + profiledSteps) at[2] = System.nanoTime(); // the profile waited
                     });
-            double decodeSeconds = (System.nanoTime() - decodeStart[0]) / 1e9; // run() synchronised before returning
-            long decodeSteps = stats.steps() - prompt;
-            double tps = (double) batch * decodeSteps / decodeSeconds;
-            System.out.printf(Locale.ROOT, "%6d %12.0f %12.2f %10d%n", batch, tps, 1e3 * decodeSeconds / decodeSteps, decodeSteps);
+            long end = System.nanoTime(); // run() synchronised before returning
+            double decodeSeconds = (end - at[0] - (at[2] - at[1])) / 1e9;
+            long decodeSteps = stats.steps() - prompt - (profiling ? profiledSteps : 0);
+            return new Shape(batch, graphs, (double) batch * decodeSteps / decodeSeconds, 1e3 * decodeSeconds / decodeSteps, decodeSteps,
+                    prompt + profileAfter + 1, profiling ? profile : null, decoder.graphCaptures() - captures0, decoder.graphReplays() - replays0);
         }
     }
 

@@ -163,9 +163,9 @@ public final class GpuBench {
             double[] ms = new double[repeats];
             float[] elapsed = new float[1];
             for (int i = 0; i < repeats; i++) {
-                cuEventRecord(start, null);
+                cuEventRecord(start, device.stream());
                 work.run();
-                cuEventRecord(end, null);
+                cuEventRecord(end, device.stream());
                 cuEventSynchronize(end);
                 cuEventElapsedTime(elapsed, start, end);
                 ms[i] = elapsed[0];

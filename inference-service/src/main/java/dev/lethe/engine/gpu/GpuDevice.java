@@ -10,6 +10,8 @@ import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,13 +21,17 @@ import java.util.Map;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
  * One CUDA device through JCuda's driver API: its primary context made current on the calling thread and
  * Lethe's kernels loaded from the fatbins the build put on the classpath ({@code cuda/NAME.fatbin}, compiled
- * by nvcc from {@code src/main/cuda/NAME.cu}). All work goes to the default stream, so calls are ordered.
- * Use from one thread at a time.
+ * by nvcc from {@code src/main/cuda/NAME.cu}). Every kernel launch, event and asynchronous copy goes to one
+ * stream that this device owns: a blocking stream (default flags), so the synchronous copies of
+ * {@link DeviceBuffer}, which use the legacy default stream, stay ordered against it. An explicit stream is
+ * what CUDA graph capture needs (the legacy stream cannot be captured). Use from one thread at a time.
  */
 public final class GpuDevice implements AutoCloseable {
     static final String[] MODULES = {"elementwise", "matvec", "attention", "sampling", "batch"};
@@ -33,6 +39,7 @@ public final class GpuDevice implements AutoCloseable {
     private final CUdevice device;
     private final String name;
     private final long totalMemory;
+    private final CUstream stream = new CUstream();
     private final Kernels kernels;
 
     private GpuDevice(CUdevice device, Map<String, byte[]> images) {
@@ -49,7 +56,8 @@ public final class GpuDevice implements AutoCloseable {
             cuModuleLoadData(module, e.getValue());
             modules.put(e.getKey(), module);
         }
-        this.kernels = new Kernels(modules);
+        cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT);
+        this.kernels = new Kernels(modules, stream);
     }
 
     /**
@@ -131,6 +139,11 @@ public final class GpuDevice implements AutoCloseable {
         return kernels;
     }
 
+    /** The stream all of this device's work is queued on. */
+    CUstream stream() {
+        return stream;
+    }
+
     /** Waits for all queued work; a kernel's asynchronous failure surfaces here as a {@link jcuda.CudaException}. */
     public void synchronize() {
         cuCtxSynchronize();
@@ -139,6 +152,7 @@ public final class GpuDevice implements AutoCloseable {
     @Override
     public void close() {
         cuCtxSynchronize();
+        cuStreamDestroy(stream);
         cuDevicePrimaryCtxRelease(device);
     }
 }

@@ -12,10 +12,11 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
 
 /**
  * Typed launchers for the kernels in {@code src/main/cuda}: each method checks nothing the kernel cannot
- * tolerate silently and queues one or a few launches on the default stream. Arguments are device addresses
+ * tolerate silently and queues one or a few launches on the device's stream. Arguments are device addresses
  * ({@link DeviceBuffer#at}) so that callers can address rows inside larger buffers.
  */
 final class Kernels {
@@ -24,7 +25,8 @@ final class Kernels {
     private static final int MATVEC_THREADS = 256; // 8 warps, a row each
     private static final int GRID_STRIDE_BLOCKS = 132 * 8;
 
-    private final CUfunction embedding, rmsnorm, rope, swiglu, add, addBias, fillBf16, fillF32, copy16;
+    private final CUstream stream;
+    private final CUfunction embedding, rmsnorm, rope, swiglu, add, addBias, fillBf16, fillF32, copy16, spin;
     private final Map<GgmlType, CUfunction> matvec = new EnumMap<>(GgmlType.class), matvecSingle = new EnumMap<>(GgmlType.class);
     private final CUfunction attentionSplit, attentionCombine, gatherRows, argmax, softmax;
     private final BatchKernels batch;
@@ -34,7 +36,8 @@ final class Kernels {
     private static final int ATTENTION_MIN_SPLIT = 32;
     private static final int ATTENTION_TARGET_BLOCKS = 4 * 132;
 
-    Kernels(Map<String, CUmodule> modules) {
+    Kernels(Map<String, CUmodule> modules, CUstream stream) {
+        this.stream = stream;
         CUmodule e = modules.get("elementwise"), m = modules.get("matvec"), a = modules.get("attention"), s = modules.get("sampling");
         embedding = function(e, "embedding");
         rmsnorm = function(e, "rmsnorm");
@@ -45,6 +48,7 @@ final class Kernels {
         fillBf16 = function(e, "fill_random_bf16");
         fillF32 = function(e, "fill_random_f32");
         copy16 = function(e, "copy16");
+        spin = function(e, "spin");
         for (GgmlType type : List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0)) {
             String name = "matvec_" + type.name().toLowerCase(Locale.ROOT);
             matvec.put(type, function(m, name));
@@ -83,7 +87,7 @@ final class Kernels {
 
     void launch3d(CUfunction f, int gridX, int gridY, int gridZ, int threads, int sharedBytes, Object... args) {
         launches++;
-        cuLaunchKernel(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, null, Pointer.to(params(args)), null);
+        cuLaunchKernel(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, stream, Pointer.to(params(args)), null);
     }
 
     private static final CUdeviceptr NULL = new CUdeviceptr();
@@ -162,7 +166,7 @@ final class Kernels {
         int threads = Math.max(headDim, 256);
         Pointer[] args = params(q, keys, values, probabilities, partialOut, partialMax, partialSum, n, heads, kvHeads, headDim, length, scale, slotsPerSplit);
         launches++;
-        cuLaunchKernel(attentionSplit, heads, n, splits, threads, 1, 1, (headDim + threads) * Float.BYTES, null, Pointer.to(args), null);
+        cuLaunchKernel(attentionSplit, heads, n, splits, threads, 1, 1, (headDim + threads) * Float.BYTES, stream, Pointer.to(args), null);
         launch(attentionCombine, heads, n, 128, 0, probabilities, partialOut, partialMax, partialSum, out, n, heads, headDim, length, splits, slotsPerSplit);
     }
 
@@ -197,6 +201,14 @@ final class Kernels {
             case F32 -> launch(fillF32, blocks(buffer.bytes() / 4, 256), 1, 256, 0, buffer.pointer(), buffer.bytes() / 4, seed, scale);
             default -> throw new IllegalArgumentException("random fill supports BF16 and F32, not " + type);
         }
+    }
+
+    /**
+     * Keeps the stream busy for about {@code nanos} ns (one thread): the benchmark queues it ahead of a step it
+     * times with events, so the whole step is queued before the device starts it and no gap waits for the host.
+     */
+    void spin(long nanos) {
+        launch(spin, 1, 1, 1, 0, nanos);
     }
 
     /** dst = src, {@code bytes} a multiple of 16. */
