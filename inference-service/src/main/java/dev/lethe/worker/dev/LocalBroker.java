@@ -15,7 +15,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
@@ -69,78 +68,58 @@ public final class LocalBroker {
         String bootstrap = "localhost:" + settings.port();
 
         quietKafkaLogs();
-        out.println("lethe: starting Kafka on " + bootstrap + " ...");
-        out.flush();
-        Path dataDir = createDataDir();
-        KafkaRaftServer broker = KafkaNode.start(settings.port(), dataDir);
-        createTopics(bootstrap, settings.partitions());
-
-        List<String> workerArgs = new ArrayList<>(List.of("--spring.kafka.bootstrap-servers=" + bootstrap,
-                "--lethe.worker.topics.partitions=" + settings.partitions(),
-                "--lethe.worker.checkpoints.store=" + settings.checkpoints(),
-                "--logging.level.org.apache.kafka=WARN", "--logging.level.kafka=WARN",
-                "--logging.level.state.change.logger=WARN"));
-        if (settings.stepTime() != null) workerArgs.add("--lethe.worker.min-step-time=" + settings.stepTime());
-        ConfigurableApplicationContext worker = null;
+        // Registered before anything starts, so that a stop during start-up stops what has started so far.
+        LocalStack stack = LocalStack.withShutdownHook(err);
         List<Process> workers = new ArrayList<>();
-        if (settings.workers() == 1) {
-            out.println("lethe: starting the worker ...");
+        Optional<Path> gatewayJar = settings.gateway() ? gatewayJar(home) : Optional.empty();
+        try {
+            out.println("lethe: starting Kafka on " + bootstrap + " ...");
             out.flush();
-            List<String> args1 = new ArrayList<>(workerArgs);
-            args1.add("--server.port=" + settings.workerPort());
-            worker = new SpringApplicationBuilder(WorkerApplication.class)
-                    .main(WorkerApplication.class)
-                    .registerShutdownHook(false) // stopped below, before the broker it writes to
-                    .run(args1.toArray(String[]::new));
-        } else {
-            for (int i = 1; i <= settings.workers(); i++) {
-                out.println("lethe: starting worker-" + i + " (a separate JVM) ...");
+            Path dataDir = createDataDir();
+            KafkaRaftServer broker = KafkaNode.start(settings.port(), dataDir);
+            stack.adopt(() -> {
+                broker.shutdown();
+                broker.awaitShutdown();
+                deleteTree(dataDir);
+            });
+            createTopics(bootstrap, settings.partitions());
+
+            List<String> workerArgs = new ArrayList<>(List.of("--spring.kafka.bootstrap-servers=" + bootstrap,
+                    "--lethe.worker.topics.partitions=" + settings.partitions(),
+                    "--lethe.worker.checkpoints.store=" + settings.checkpoints(),
+                    "--logging.level.org.apache.kafka=WARN", "--logging.level.kafka=WARN",
+                    "--logging.level.state.change.logger=WARN"));
+            if (settings.stepTime() != null) workerArgs.add("--lethe.worker.min-step-time=" + settings.stepTime());
+            if (settings.workers() == 1) {
+                out.println("lethe: starting the worker ...");
                 out.flush();
                 List<String> args1 = new ArrayList<>(workerArgs);
-                args1.add("--server.port=" + (settings.workerPort() + i - 1));
-                args1.add("--lethe.worker.id=worker-" + i);
-                // Notice a killed worker within seconds, not Kafka's default 45.
-                args1.add("--spring.kafka.consumer.properties.session.timeout.ms=6000");
-                args1.add("--spring.kafka.consumer.properties.heartbeat.interval.ms=1000");
-                workers.add(startWorker(args1));
-            }
-        }
-
-        Process gateway = null;
-        Optional<Path> gatewayJar = settings.gateway() ? gatewayJar(home) : Optional.empty();
-        if (gatewayJar.isPresent()) {
-            gateway = startGateway(gatewayJar.get(), bootstrap);
-            gateway.onExit().thenAccept(p -> err.println("lethe: the gateway exited with code " + p.exitValue()));
-        }
-
-        CountDownLatch stopped = new CountDownLatch(1);
-        Process child = gateway;
-        ConfigurableApplicationContext inProcess = worker;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            err.println("lethe: stopping ...");
-            if (child != null && child.isAlive()) {
-                child.destroy();
-                try {
-                    if (!child.waitFor(15, TimeUnit.SECONDS)) child.destroyForcibly();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                args1.add("--server.port=" + settings.workerPort());
+                ConfigurableApplicationContext worker = new SpringApplicationBuilder(WorkerApplication.class)
+                        .main(WorkerApplication.class)
+                        .registerShutdownHook(false) // the stack stops it, before the broker it writes to
+                        .run(args1.toArray(String[]::new));
+                stack.adopt(LocalStack.closing(worker));
+            } else {
+                for (int i = 1; i <= settings.workers(); i++) {
+                    out.println("lethe: starting worker-" + i + " (a separate JVM) ...");
+                    out.flush();
+                    List<String> args1 = new ArrayList<>(workerArgs);
+                    args1.add("--server.port=" + (settings.workerPort() + i - 1));
+                    args1.add("--lethe.worker.id=worker-" + i);
+                    // Notice a killed worker within seconds, not Kafka's default 45.
+                    args1.add("--spring.kafka.consumer.properties.session.timeout.ms=6000");
+                    args1.add("--spring.kafka.consumer.properties.heartbeat.interval.ms=1000");
+                    workers.add(stack.spawnWorker(workerCommand(args1)));
                 }
             }
-            // Workers first (each hands its jobs over, checkpointed), then the broker they write to.
-            for (Process w : workers) w.destroy();
-            for (Process w : workers) {
-                try {
-                    if (!w.waitFor(40, TimeUnit.SECONDS)) w.destroyForcibly();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            if (gatewayJar.isPresent()) {
+                Process gateway = stack.spawnGateway(gatewayCommand(gatewayJar.get(), bootstrap));
+                gateway.onExit().thenAccept(p -> err.println("lethe: the gateway exited with code " + p.exitValue()));
             }
-            if (inProcess != null) inProcess.close();
-            broker.shutdown();
-            broker.awaitShutdown();
-            deleteTree(dataDir);
-            stopped.countDown();
-        }, "lethe-up-shutdown"));
+        } catch (LocalStack.Stopping e) {
+            return 0;  // stopped during start-up; the shutdown hook stops what had started
+        }
 
         out.println();
         out.println("lethe is up:");
@@ -163,7 +142,7 @@ public final class LocalBroker {
         out.println("Ctrl-C stops everything.");
         out.flush();
         try {
-            stopped.await();
+            stack.awaitStopped();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -277,29 +256,21 @@ public final class LocalBroker {
     }
 
     /** A worker in its own JVM, with this JVM's class path and flags; its output goes to this terminal. */
-    private static Process startWorker(List<String> args) {
+    private static ProcessBuilder workerCommand(List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss4m",
                 "-cp", System.getProperty("java.class.path"), WorkerApplication.class.getName()));
         command.addAll(args);
-        try {
-            return new ProcessBuilder(command).inheritIO().start();
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot start a worker: " + e.getMessage(), e);
-        }
+        return new ProcessBuilder(command).inheritIO();
     }
 
-    private static Process startGateway(Path jar, String bootstrap) {
+    private static ProcessBuilder gatewayCommand(Path jar, String bootstrap) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-jar");
         command.add(jar.toString());
         command.add("--spring.kafka.bootstrap-servers=" + bootstrap);
-        try {
-            return new ProcessBuilder(command).inheritIO().start();
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot start the gateway (" + jar + "): " + e.getMessage(), e);
-        }
+        return new ProcessBuilder(command).inheritIO();
     }
 }
