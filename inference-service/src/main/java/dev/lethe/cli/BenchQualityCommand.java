@@ -35,7 +35,8 @@ final class BenchQualityCommand {
               --problems N         how many, the first with solutions over --min-chars (default 8; 1000)
               --recent-ratios LIST Lethe's recent ratios swept with --taus (default 0.3,0.2)
               --gammas LIST        Lethe's score decays swept with them (default 0.95)
-              --sinks N            sink tokens of Lethe's sweep and of StreamingLLM alike (default: theirs, 4)
+              --sinks N|prompt     sink tokens of Lethe's sweep and of StreamingLLM alike (default: theirs, 4);
+                                   prompt: the whole prompt (their keep-prompt=true)
               --threads N          problems decoded at once (default: the processors; the table does not depend on it)
               defaults then: --budgets 0.2,0.35,0.5 --taus 20,5 --sweep-delta 64
             """;
@@ -110,6 +111,15 @@ final class BenchQualityCommand {
         return 0;
     }
 
+    /** --sinks: a count, or "prompt" for the whole prompt (keep-prompt); null when not given. */
+    private static String sinks(Options o) {
+        if (!o.has("sinks")) return null;
+        String value = o.get("sinks", null).strip();
+        if (value.equals("prompt")) return value;
+        o.getInt("sinks", 4); // a count otherwise: refused with the option's name if it is not one
+        return value;
+    }
+
     private static int runTask(Options o, Path modelPath, PrintStream out, PrintStream err) throws IOException {
         String task = o.get("task", null);
         if (!task.equals("trace")) throw new UsageException("unknown --task '" + task + "' (known: trace)");
@@ -123,7 +133,7 @@ final class BenchQualityCommand {
         var settings = TaskBench.settings(List.of(o.get("policies", "full,lethe,streamingllm,h2o,tova,snapkv,pyramidkv,rkv").split(",")),
                 List.of(o.get("budgets", "0.2,0.35,0.5").split(",")), List.of(o.get("taus", "20,5").split(",")),
                 List.of(o.get("recent-ratios", "0.3,0.2").split(",")), List.of(o.get("gammas", "0.95").split(",")),
-                o.getInt("sweep-delta", 64), o.has("sinks") ? String.valueOf(o.getInt("sinks", 4)) : null);
+                o.getInt("sweep-delta", 64), sinks(o));
         Path outDir = Path.of(o.get("out", "bench/out/task-" + task));
         try (Model model = Model.load(modelPath)) {
             for (PolicySpec spec : settings.values()) dev.lethe.cache.policy.Policies.create(spec, model.kvLayout());

@@ -254,6 +254,11 @@ public final class TaskBench {
      * null, sets the sink count of the two policies that have one, Lethe's sweep and StreamingLLM, alike (a
      * count that covers the prompt keeps it whole under both).
      */
+    /** {@code --sinks N} sets the sink count; {@code --sinks prompt} keeps the whole prompt instead (keep-prompt). */
+    private static List<String> sinkParameters(String sinks) {
+        return sinks.strip().equals("prompt") ? List.of("keep-prompt", "true") : List.of("sinks", sinks.strip());
+    }
+
     public static Map<String, PolicySpec> settings(List<String> policies, List<String> budgets, List<String> taus,
                                                    List<String> recentRatios, List<String> gammas, int delta, String sinks) {
         String sinkLabel = sinks == null ? "" : " s=" + sinks.strip();
@@ -270,7 +275,7 @@ public final class TaskBench {
                             for (String tau : taus) {
                                 var parameters = new ArrayList<>(List.of("sparse-ratio", tau.strip(), "delta", String.valueOf(delta),
                                         "recent-ratio", rr.strip(), "gamma", g.strip()));
-                                if (sinks != null) parameters.addAll(List.of("sinks", sinks.strip()));
+                                if (sinks != null) parameters.addAll(sinkParameters(sinks));
                                 out.put("lethe τ=" + tau.strip() + " Δ=" + delta + " r=" + rr.strip() + " γ=" + g.strip() + sinkLabel,
                                         PolicySpec.of("lethe", parameters.toArray(String[]::new)));
                             }
@@ -281,7 +286,7 @@ public final class TaskBench {
                     for (String b : budgets) {
                         var parameters = new ArrayList<>(List.of("budget-ratio", b.strip(), "grace", String.valueOf(delta)));
                         boolean withSinks = sinks != null && name.equals("streamingllm");
-                        if (withSinks) parameters.addAll(List.of("sinks", sinks.strip()));
+                        if (withSinks) parameters.addAll(sinkParameters(sinks));
                         out.put(name + " budget=" + b.strip() + (withSinks ? sinkLabel : ""),
                                 PolicySpec.of(name, parameters.toArray(String[]::new)));
                     }

@@ -9,7 +9,7 @@ import java.util.Arrays;
  * Lethe's trigger and layer-adaptive budget (DESIGN §5, steps 3–5).
  *
  * <p>A layer runs a round when its length exceeds its threshold {@code T_l} (initially prompt length + Δ).
- * The round protects {@code sinks} sink slots and the {@code ceil(recentRatio·len)} most recent slots, sorts
+ * The round protects {@code sinks} sink slots (with {@code keepPrompt}, at least the whole declared prompt) and the {@code ceil(recentRatio·len)} most recent slots, sorts
  * the remaining scores descending into {@code v}, and looks at the boundaries {@code k = floor(i·m/D)},
  * {@code i = 1..D-1}, of {@code D} equal segments: the first with {@code v[k] ≤ v[0]/τ} is the breakpoint and
  * the top {@code k} survive. No breakpoint (flat attention, or nothing unprotected, or no attention mass at
@@ -25,17 +25,19 @@ final class LetheSelector implements Selector {
     private final double recentRatio;
     private final int delta;
     private final int sinks;
+    private final boolean keepPrompt;
     private final int segments;
     private final int tokenCap;
     private final long[] thresholds;
     private double effectiveTau;
     private boolean overCap;
 
-    LetheSelector(int layers, double tau, double recentRatio, int delta, int sinks, int segments, int tokenCap) {
+    LetheSelector(int layers, double tau, double recentRatio, int delta, int sinks, boolean keepPrompt, int segments, int tokenCap) {
         this.tau = tau;
         this.recentRatio = recentRatio;
         this.delta = delta;
         this.sinks = sinks;
+        this.keepPrompt = keepPrompt;
         this.segments = segments;
         this.tokenCap = tokenCap;
         this.thresholds = new long[layers];
@@ -66,7 +68,8 @@ final class LetheSelector implements Selector {
         int len = layer.length();
         if (len <= thresholds[l] && !overCap) return Selection.NONE;
 
-        int s = Math.min(sinks, len);
+        // The first slots are the oldest positions and every round keeps them, so the prompt stays in front.
+        int s = Math.min(keepPrompt ? Math.max(sinks, sequence.promptLength()) : sinks, len);
         int r = Math.min(Ranking.ceilFraction(recentRatio, len), len - s);
         int m = len - s - r;
         if (m > 0) {

@@ -44,6 +44,23 @@ final class Params {
         return value;
     }
 
+    boolean flag(String key, boolean defaultValue) {
+        known.add(key);
+        String text = spec.parameters().get(key);
+        boolean value;
+        if (text == null) {
+            value = defaultValue;
+        } else if (text.strip().equals("true")) {
+            value = true;
+        } else if (text.strip().equals("false")) {
+            value = false;
+        } else {
+            throw invalid(key, "must be true or false, got '" + text + "'");
+        }
+        effective.put(key, Boolean.toString(value));
+        return value;
+    }
+
     int integer(String key, int defaultValue) {
         known.add(key);
         String text = spec.parameters().get(key);

@@ -13,9 +13,11 @@ import java.util.List;
  * <caption>Policies and parameters</caption>
  * <tr><th>name</th><th>parameters (default)</th></tr>
  * <tr><td>lethe</td><td>sparse-ratio τ &gt; 1 (400), recent-ratio (0.3), delta Δ (256), gamma γ (0.95),
- *     sinks (4), segments D (16), token-cap (0 = off; retained tokens per layer, averaged over layers)</td></tr>
+ *     sinks (4), keep-prompt (false), segments D (16), token-cap (0 = off; retained tokens per layer, averaged over
+ *     layers)</td></tr>
  * <tr><td>full</td><td>none</td></tr>
- * <tr><td>streamingllm</td><td>sinks (4); one of budget, budget-ratio, window (budget = sinks + window)</td></tr>
+ * <tr><td>streamingllm</td><td>sinks (4), keep-prompt (false); one of budget, budget-ratio, window (budget =
+ *     sinks + window)</td></tr>
  * <tr><td>h2o</td><td>budget or budget-ratio; recent-ratio of the budget (0.5)</td></tr>
  * <tr><td>tova</td><td>budget or budget-ratio</td></tr>
  * <tr><td>snapkv</td><td>budget or budget-ratio; window (32), kernel (7, odd), interval (128)</td></tr>
@@ -25,7 +27,9 @@ import java.util.List;
  * </table>
  *
  * A budget is tokens per layer ({@code budget}) or a fraction of the full length so far ({@code budget-ratio});
- * with either, {@code grace} (0 = none) keeps it at least prompt length + grace tokens.
+ * with either, {@code grace} (0 = none) keeps it at least prompt length + grace tokens. {@code keep-prompt=true}
+ * (ours, not in either paper) widens the sinks to the whole declared prompt, so that a question only the prompt
+ * states survives every round: what a reasoning job needs at its answer and nothing attends to in between.
  */
 public final class Policies {
     public static final int VERSION = 1;
@@ -46,14 +50,16 @@ public final class Policies {
                 int delta = p.nonNegative("delta", 256);
                 double gamma = p.ratio("gamma", 0.95);
                 int sinks = p.nonNegative("sinks", 4);
+                boolean keepPrompt = p.flag("keep-prompt", false);
                 int segments = p.positive("segments", 16);
                 int tokenCap = p.nonNegative("token-cap", 0);
                 yield policy(p, new RasrScorer(gamma),
-                        new LetheSelector(layers, tau, recentRatio, delta, sinks, segments, tokenCap));
+                        new LetheSelector(layers, tau, recentRatio, delta, sinks, keepPrompt, segments, tokenCap));
             }
             case "full" -> policy(p, Scorer.NONE, (layer, sequence) -> Selection.NONE);
             case "streamingllm" -> {
                 int sinks = p.nonNegative("sinks", 4);
+                boolean keepPrompt = p.flag("keep-prompt", false);
                 Budget budget;
                 if (p.has("window")) {
                     if (p.has(Budget.TOKENS) || p.has(Budget.RATIO)) {
@@ -64,7 +70,7 @@ public final class Policies {
                 } else {
                     budget = Budget.read(p);
                 }
-                yield policy(p, Scorer.NONE, new SinkWindowSelector(sinks, budget));
+                yield policy(p, Scorer.NONE, new SinkWindowSelector(sinks, keepPrompt, budget));
             }
             case "h2o" -> {
                 Budget budget = Budget.read(p);

@@ -52,6 +52,19 @@ class BaselinePoliciesTest {
     }
 
     @Test
+    void streamingLlmWithKeepPromptKeepsTheWholePromptAsSinks() {
+        try (var cache = cache("streamingllm", "sinks", "2", "budget", "6", "keep-prompt", "true")) {
+            cache.declarePromptLength(4);
+            Synthetic.appendAll(cache, 0, 4);
+            cache.endStep();
+            Synthetic.appendAll(cache, 4, 10);
+            cache.endStep();
+            assertArrayEquals(new int[]{0, 1, 2, 3, 8, 9}, Synthetic.positions(cache, 0), "the prompt and the newest 2");
+            Synthetic.assertRowsMatchPositions(cache);
+        }
+    }
+
+    @Test
     void graceKeepsTheBudgetAtLeastPromptPlusGrace() {
         try (var cache = cache("streamingllm", "sinks", "2", "budget-ratio", "0.5", "grace", "3")) {
             cache.declarePromptLength(6);

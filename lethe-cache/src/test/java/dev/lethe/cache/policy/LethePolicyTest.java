@@ -53,6 +53,29 @@ class LethePolicyTest {
     }
 
     @Test
+    void keepPromptProtectsTheWholePromptLikeSinks() {
+        // Prompt of 4 (slots 0..3, barely attended), then 9 solution tokens in one step: len 13, recent 4 (9..12).
+        float[] attention = {0.5f, 0.0001f, 0.0001f, 0.0001f, 0.1f, 0.09f, 0.002f, 0.001f, 0.0005f,
+                0.001f, 0.001f, 0.001f, 0.001f};
+        for (boolean keepPrompt : new boolean[]{false, true}) {
+            var spec = PolicySpec.of("lethe", "delta", "0", "sinks", "1", "recent-ratio", "0.25", "segments", "4",
+                    "sparse-ratio", "10", "keep-prompt", Boolean.toString(keepPrompt));
+            try (var cache = KvCaches.create(ONE_LAYER, spec)) {
+                cache.declarePromptLength(4);
+                Synthetic.appendAll(cache, 0, 4);
+                cache.endStep();
+                Synthetic.appendAll(cache, 4, 13);
+                observe(cache, 0, attention);
+                cache.endStep();
+                // Either way the breakpoint keeps the top 2 candidates (v[2] = .002 <= .1/10): slots 4 and 5.
+                int[] expected = keepPrompt ? new int[]{0, 1, 2, 3, 4, 5, 9, 10, 11, 12} : new int[]{0, 4, 5, 9, 10, 11, 12};
+                assertArrayEquals(expected, Synthetic.positions(cache, 0), "keep-prompt " + keepPrompt);
+                Synthetic.assertRowsMatchPositions(cache);
+            }
+        }
+    }
+
+    @Test
     void rasrDecaysOldScoresAndStartsNewPositionsAtTheirFirstMass() {
         try (var cache = KvCaches.create(ONE_LAYER, PolicySpec.of("lethe", "gamma", "0.5"))) {
             Synthetic.appendAll(cache, 0, 2);

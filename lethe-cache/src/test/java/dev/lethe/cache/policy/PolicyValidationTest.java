@@ -71,6 +71,15 @@ class PolicyValidationTest {
     }
 
     @Test
+    void keepPromptIsTrueOrFalse() {
+        for (String name : new String[]{"lethe", "streamingllm"}) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> Policies.create(PolicySpec.of(name, "keep-prompt", "yes", "budget", "8"), LAYOUT));
+            assertTrue(e.getMessage().contains("'keep-prompt'") && e.getMessage().contains("true or false"), e.getMessage());
+        }
+    }
+
+    @Test
     void unknownParametersAndPoliciesAreRefusedByName() {
         var typo = assertThrows(IllegalArgumentException.class,
                 () -> Policies.create(PolicySpec.of("lethe", "sparse-ration", "400"), LAYOUT));
@@ -94,7 +103,7 @@ class PolicyValidationTest {
     void theEffectiveSpecListsEveryParameterAndRebuildsTheSamePolicy() {
         var policy = Policies.create(PolicySpec.of("lethe", "sparse-ratio", "400", "recent-ratio", "0.3"), LAYOUT);
         assertEquals(Map.of("sparse-ratio", "400.0", "recent-ratio", "0.3", "delta", "256", "gamma", "0.95",
-                "sinks", "4", "segments", "16", "token-cap", "0"), policy.spec().parameters());
+                "sinks", "4", "keep-prompt", "false", "segments", "16", "token-cap", "0"), policy.spec().parameters());
         for (String name : Policies.NAMES) {
             var spec = name.equals("lethe") || name.equals("full") ? PolicySpec.of(name) : PolicySpec.of(name, "budget", "32");
             var first = Policies.create(spec, LAYOUT).spec();
