@@ -107,7 +107,7 @@ public final class BatchDecoder implements AutoCloseable {
         long partialFloats = (long) pad * c.vocabularySize();
         for (BatchModel.Layer l : model.layers()) {
             for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.splits(m) * pad * m.rows());
+                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
             }
         }
         partial = floats(partialFloats);

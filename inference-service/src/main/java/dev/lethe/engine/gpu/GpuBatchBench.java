@@ -67,22 +67,34 @@ public final class GpuBatchBench {
             try (BatchModel model = BatchModel.random(device, config, 1234)) {
                 System.out.printf(Locale.ROOT, "random BF16 weights made on the device: %.2f GB in %.2f s%n",
                         model.weightBytesPerStep(0) / 1e9, (System.nanoTime() - t0) / 1e9);
-                System.out.println("\n== batched products alone (q|k|v, o, gate|up, down per layer + output), tensor cores");
-                System.out.printf(Locale.ROOT, "%6s %10s %10s %9s%n", "batch", "ms/step", "GB/s", "% copy");
+                BatchKernels k = device.kernels().batch();
+                System.out.println("\n== batched products alone (q|k|v, o, gate|up, down per layer + output), tensor cores, per kernel");
+                System.out.println("   v1: 8 warps of 16 weight rows, each loading every activation fragment; tall: 256 weight rows a block,");
+                System.out.println("   2 weight fragments a warp; grid: 2 x 4 warps of 2 weight fragments each (ms/step, % of the copy bandwidth)");
+                StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%6s", "batch"));
+                for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) header.append(String.format(Locale.ROOT, " | %6s ms %7s", g.name().toLowerCase(Locale.ROOT), "% copy"));
+                System.out.println(header);
                 for (int n : new int[] {1, 16, 64, 128}) {
                     if (n > maxBatch) continue;
-                    double ms = products(device, model, n);
-                    double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
-                    System.out.printf(Locale.ROOT, "%6d %10.3f %10.0f %8.1f%%%n", n, ms, gbs, 100 * gbs * 1e9 / copy);
+                    StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%6d", n));
+                    for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) {
+                        double ms = products(device, model, n, g);
+                        double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
+                        line.append(String.format(Locale.ROOT, " | %9.3f %6.1f%%", ms, 100 * gbs * 1e9 / copy));
+                    }
+                    System.out.println(line);
                 }
+                secondKernelAgrees(device, model);
+                System.out.printf(Locale.ROOT, "   decode steps use v1 below %d rows, %s from %d rows (-Dlethe.gpu.gemm=v1|tall|grid)%n",
+                        BatchKernels.SECOND_KERNEL_FROM, k.configured().name().toLowerCase(Locale.ROOT), BatchKernels.SECOND_KERNEL_FROM);
                 if (peerShapes) peerShapes(device, model, peerBatches, prompt, peerTokens, copy);
                 if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline, only);
             }
         }
     }
 
-    /** Median time of one pass of every batched product of a step at batch n (random activations). */
-    static double products(GpuDevice device, BatchModel model, int n) {
+    /** Median time of one pass of every batched product of a step at batch n (random activations) with the given kernel. */
+    static double products(GpuDevice device, BatchModel model, int n, BatchKernels.Gemm g) {
         ModelConfig c = model.config();
         BatchKernels k = device.kernels().batch();
         int pad = BatchKernels.padded(n);
@@ -90,7 +102,7 @@ public final class GpuBatchBench {
         long partialFloats = (long) pad * c.vocabularySize();
         for (BatchModel.Layer l : model.layers()) {
             for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.splits(m) * pad * m.rows());
+                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
             }
         }
         try (DeviceBuffer x = DeviceBuffer.allocate((long) pad * width * 4); DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * width * 4);
@@ -100,13 +112,61 @@ public final class GpuBatchBench {
             double[] ms = GpuBench.time(device, 5, () -> {
                 for (BatchModel.Layer l : model.layers()) {
                     for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                        k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n);
+                        k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n, g);
                     }
                 }
-                k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n);
+                k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n, g);
             });
             return GpuBench.median(ms);
         }
+    }
+
+    /**
+     * Guards the run against a wrong second kernel (the self-test is where it fails visibly): the configured kernel
+     * and v1 on the model's q|k|v and gate|up weights at batches 64 and 128, split sums compared on the host. If they
+     * differ by more than f32 rounding, every later product runs on v1.
+     */
+    private static void secondKernelAgrees(GpuDevice device, BatchModel model) {
+        BatchKernels k = device.kernels().batch();
+        if (k.configured() == BatchKernels.Gemm.V1) return;
+        BatchModel.Layer layer = model.layers()[0];
+        double worst = 0;
+        for (DeviceMatrix w : new DeviceMatrix[] {layer.wqkv(), layer.wGateUp()}) {
+            for (int n : new int[] {64, 128}) {
+                int pad = BatchKernels.padded(n);
+                long floats = (long) BatchKernels.maxSplits(w) * pad * w.rows();
+                try (DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * w.cols() * 2); DeviceBuffer partial = DeviceBuffer.allocate(floats * 4)) {
+                    device.kernels().fillRandom(x16, GgmlType.BF16, 7 + n, 1f);
+                    double[] first = reduced(k, w, x16, partial, n, BatchKernels.Gemm.V1);
+                    double[] second = reduced(k, w, x16, partial, n, k.configured());
+                    double diff = 0, norm = 0;
+                    for (int i = 0; i < first.length; i++) {
+                        diff += (first[i] - second[i]) * (first[i] - second[i]);
+                        norm += first[i] * first[i];
+                    }
+                    double rel = Math.sqrt(diff / norm);
+                    worst = Double.isNaN(rel) ? Double.NaN : Math.max(worst, rel);
+                    if (Double.isNaN(rel)) break;
+                }
+            }
+        }
+        boolean agrees = worst <= 1e-5; // false for NaN
+        System.out.printf(Locale.ROOT, "   %s against v1 (q|k|v and gate|up, batches 64 and 128): relative difference %.2e, %s%n",
+                k.configured().name().toLowerCase(Locale.ROOT), worst, agrees ? "agrees" : "DISAGREES: decode steps fall back to v1");
+        if (!agrees) k.fallBackToV1();
+    }
+
+    /** The n x rows outputs of one product, split sums added. */
+    private static double[] reduced(BatchKernels k, DeviceMatrix w, DeviceBuffer x16, DeviceBuffer partial, int n, BatchKernels.Gemm g) {
+        int pad = BatchKernels.padded(n), rows = w.rows();
+        int splits = k.gemm(w, x16.pointer(), x16.pointer(), partial.pointer(), n, g);
+        float[] p = new float[splits * pad * rows];
+        partial.download(p, 0, p.length, 0);
+        double[] out = new double[n * rows];
+        for (int s = 0; s < splits; s++) {
+            for (int i = 0; i < n * rows; i++) out[i] += p[s * pad * rows + i];
+        }
+        return out;
     }
 
     private static List<BatchSequence> requests(int count, int prompt, int tokens, int vocabulary, long seed) {
