@@ -22,7 +22,7 @@ final class BatchKernels {
     private static final int TC_MIN_CHUNKS = 4;
 
     /** Multiprocessors of the H200 the split rules size grids for. */
-    private static final int MULTIPROCESSORS = 132;
+    static final int MULTIPROCESSORS = 132;
 
     /**
      * The tensor-core product kernels. V1 ({@code gemm_bf16_tc_NT}): 8 warps of one weight fragment each, every
@@ -138,34 +138,39 @@ final class BatchKernels {
 
     /** Split-K parts the first kernel uses for this matrix: enough blocks to fill the device. */
     static int splits(DeviceMatrix w) {
-        if (!tensorCores(w)) return 1;
-        int tiles = w.rows() / TC_M, chunks = w.cols() / TC_K;
-        int wanted = Math.max(1, (TC_TARGET_BLOCKS + tiles - 1) / tiles);
-        int splits = Math.clamp(Math.min(wanted, chunks / TC_MIN_CHUNKS), 1, chunks);
-        int perSplit = (chunks + splits - 1) / splits;
-        return (chunks + perSplit - 1) / perSplit;
+        return splits(w, Gemm.V1);
+    }
+
+    /** Split-K parts the given kernel uses for this matrix (1 off the tensor cores). */
+    static int splits(DeviceMatrix w, Gemm g) {
+        return tensorCores(w) ? splits(w.rows(), w.cols(), g) : 1;
     }
 
     /**
-     * Split-K parts the given kernel uses for this matrix. The second kernels take the most splits that still fit
-     * the grid in one wave of resident blocks: a memory-bound product needs enough bytes in flight, not more blocks
-     * than the device holds (a partial second wave runs on few multiprocessors), and every split adds a partial
-     * sum of nPad x rows floats that is written and read back (at 64 rows about as many bytes as 7% of the weights).
+     * Split-K parts of a tensor-core product of a rows x cols matrix. The first kernel aims at two blocks per
+     * multiprocessor, at least 4 chunks a split. The second kernels take the most splits that still fit the grid in
+     * one wave of resident blocks: a memory-bound product needs enough bytes in flight, not more blocks than the
+     * device holds (a partial second wave runs on few multiprocessors), and every split adds a partial sum of
+     * nPad x rows floats that is written and read back (at 64 rows about as many bytes as 7% of the weights).
      */
-    static int splits(DeviceMatrix w, Gemm g) {
-        if (g == Gemm.V1) return splits(w);
-        if (!tensorCores(w)) return 1;
-        int tiles = w.rows() / g.m, chunks = w.cols() / TC_K;
-        int wanted = Math.clamp(MULTIPROCESSORS * g.perProcessor / tiles, 1, Math.max(1, chunks / TC_MIN_CHUNKS));
+    static int splits(int rows, int cols, Gemm g) {
+        int tiles = rows / g.m, chunks = cols / TC_K;
+        int wanted = g == Gemm.V1
+                ? Math.clamp(Math.min(Math.max(1, (TC_TARGET_BLOCKS + tiles - 1) / tiles), chunks / TC_MIN_CHUNKS), 1, chunks)
+                : Math.clamp(MULTIPROCESSORS * g.perProcessor / tiles, 1, Math.max(1, chunks / TC_MIN_CHUNKS));
         int perSplit = (chunks + wanted - 1) / wanted;
         return (chunks + perSplit - 1) / perSplit;
     }
 
     /** The most split-K parts any kernel writes for this matrix: partial buffers are sized for it. */
     static int maxSplits(DeviceMatrix w) {
-        int most = splits(w);
+        return tensorCores(w) ? maxSplits(w.rows(), w.cols()) : 1;
+    }
+
+    static int maxSplits(int rows, int cols) {
+        int most = 1;
         for (Gemm g : Gemm.values()) {
-            if (tensorCores(w) && w.rows() % g.m == 0) most = Math.max(most, splits(w, g));
+            if (rows % g.m == 0) most = Math.max(most, splits(rows, cols, g));
         }
         return most;
     }
