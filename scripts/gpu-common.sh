@@ -17,5 +17,6 @@ if [ -z "$java" ]; then
 fi
 [ -n "$java" ] || { echo "no Java runtime: set LETHE_GPU_JAVA, or build one with shared/tools/gpu-jre.sh" >&2; exit 2; }
 run_java() {
-  "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -cp "$cp" "$@"
+  # shellcheck disable=SC2086
+  "$java" ${LETHE_JAVA_OPTS:-} --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -cp "$cp" "$@"
 }

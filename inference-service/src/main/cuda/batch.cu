@@ -107,6 +107,115 @@ GEMM_TC(6)
 GEMM_TC(7)
 GEMM_TC(8)
 
+// Second tensor-core product, for batches of 49 and more rows (where gemm_tc falls to 44% of the copy bandwidth
+// at 64 rows and 26% at 128): there every warp loaded every activation fragment from shared memory for its one
+// weight fragment, so shared-memory reads grew with the batch (NT + 1 fragment loads per NT products). Here a
+// warp owns MF weight fragments and NF activation fragments and loads each once per 16 columns: MF + NF loads
+// feed MF * NF products. The 8 warps stand 8 / WN along the weight rows and WN along the activation rows, so the
+// block tile is M = (8 / WN) * 16 * MF weight rows by N = WN * 16 * NF activation rows. With MF = 2, WN = 1
+// ("tall", M = 256) a block also reads each activation chunk from L2 once for twice the weight rows.
+// Activation fragments at or past nPad (the partial's padded rows, a multiple of 16) are neither multiplied nor
+// stored, so a tile wider than the batch costs only the idle warps' time.
+// grid: (rows / M, splits); 256 threads; dynamic shared memory TC_STAGES * (M + min(N, nPad)) * TC_LDS * 2 bytes.
+// partial: [splits][nPad][rows] floats.
+template <int MF, int NF, int WN>
+__device__ __forceinline__ void gemm_tc2(const __nv_bfloat16* W, const __nv_bfloat16* X, float* partial, int rows, int cols,
+                                         int n, int nPad, int chunksPerSplit) {
+    extern __shared__ __align__(128) unsigned char smemRaw[];
+    __nv_bfloat16* smem = reinterpret_cast<__nv_bfloat16*>(smemRaw);
+    constexpr int WM = 8 / WN;
+    constexpr int M = WM * 16 * MF, N = WN * 16 * NF;
+    int xRows = min(N, nPad); // activation rows a stage holds: the rest are never read
+    int stage = (M + xRows) * TC_LDS;
+    int row0 = blockIdx.x * M;
+    int split = blockIdx.y;
+    int c0 = split * chunksPerSplit;
+    int chunks = min(chunksPerSplit, cols / TC_K - c0);
+    int warp = threadIdx.x >> 5, wm = warp % WM, wn = warp / WM;
+
+    auto load = [&](int s, int chunk) {
+        __nv_bfloat16* sW = smem + s * stage;
+        __nv_bfloat16* sX = sW + M * TC_LDS;
+        long long k0 = (long long)chunk * TC_K;
+        for (int i = threadIdx.x; i < M * 8; i += blockDim.x) {
+            int r = i >> 3, p = i & 7;
+            cp_async16(sW + r * TC_LDS + p * 8, W + (long long)(row0 + r) * cols + k0 + p * 8, 16);
+        }
+        for (int i = threadIdx.x; i < xRows * 8; i += blockDim.x) {
+            int r = i >> 3, p = i & 7;
+            bool valid = r < n;
+            cp_async16(sX + r * TC_LDS + p * 8, X + (valid ? (long long)r * cols + k0 + p * 8 : 0), valid ? 16 : 0);
+        }
+    };
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MF][NF];
+#pragma unroll
+    for (int i = 0; i < MF; i++) {
+#pragma unroll
+        for (int j = 0; j < NF; j++) wmma::fill_fragment(acc[i][j], 0.f);
+    }
+#pragma unroll
+    for (int s = 0; s < TC_STAGES - 1; s++) {
+        if (s < chunks) load(s, c0 + s);
+        cp_async_commit();
+    }
+    for (int c = 0; c < chunks; c++) {
+        cp_async_wait<TC_STAGES - 2>();
+        __syncthreads(); // chunk c has landed for every thread, and every warp is done with chunk c-1's stage
+        int next = c + TC_STAGES - 1;
+        if (next < chunks) load(next % TC_STAGES, c0 + next);
+        cp_async_commit();
+        const __nv_bfloat16* sW = smem + (c % TC_STAGES) * stage + wm * MF * 16 * TC_LDS;
+        const __nv_bfloat16* sX = smem + (c % TC_STAGES) * stage + M * TC_LDS + wn * NF * 16 * TC_LDS;
+#pragma unroll
+        for (int kk = 0; kk < TC_K; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[MF];
+#pragma unroll
+            for (int i = 0; i < MF; i++) wmma::load_matrix_sync(a[i], sW + i * 16 * TC_LDS + kk, TC_LDS);
+#pragma unroll
+            for (int j = 0; j < NF; j++) {
+                if ((wn * NF + j) * 16 < nPad) { // the same for the whole warp
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
+                    wmma::load_matrix_sync(b, sX + j * 16 * TC_LDS + kk, TC_LDS);
+#pragma unroll
+                    for (int i = 0; i < MF; i++) wmma::mma_sync(acc[i][j], a[i], b, acc[i][j]);
+                }
+            }
+        }
+    }
+    float* out = partial + (long long)split * nPad * rows;
+#pragma unroll
+    for (int j = 0; j < NF; j++) {
+        int col = (wn * NF + j) * 16;
+        if (col >= nPad) continue;
+#pragma unroll
+        for (int i = 0; i < MF; i++) {
+            wmma::store_matrix_sync(out + (long long)col * rows + row0 + (wm * MF + i) * 16, acc[i][j], rows, wmma::mem_col_major);
+        }
+    }
+}
+
+// gemm_tall_<NF>: MF 2, WN 1 (256 weight rows by 16 NF activation rows; one block per multiprocessor);
+// gemm_grid_<NF>: MF 2, WN 2 (128 weight rows by 32 NF activation rows; two blocks per multiprocessor).
+#define GEMM_TC2(NAME, MF, NF, WN, MIN_BLOCKS)                                                                          \
+    extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) gemm_##NAME##_##NF(                                   \
+        const __nv_bfloat16* W, const __nv_bfloat16* X, float* partial, int rows, int cols, int n, int nPad,            \
+        int chunksPerSplit) {                                                                                           \
+        gemm_tc2<MF, NF, WN>(W, X, partial, rows, cols, n, nPad, chunksPerSplit);                                       \
+    }
+GEMM_TC2(tall, 2, 1, 1, 1)
+GEMM_TC2(tall, 2, 2, 1, 1)
+GEMM_TC2(tall, 2, 3, 1, 1)
+GEMM_TC2(tall, 2, 4, 1, 1)
+GEMM_TC2(tall, 2, 5, 1, 1)
+GEMM_TC2(tall, 2, 6, 1, 1)
+GEMM_TC2(tall, 2, 7, 1, 1)
+GEMM_TC2(tall, 2, 8, 1, 1)
+GEMM_TC2(grid, 2, 1, 2, 2)
+GEMM_TC2(grid, 2, 2, 2, 2)
+GEMM_TC2(grid, 2, 3, 2, 2)
+GEMM_TC2(grid, 2, 4, 2, 2)
+
 // Sum of the split-K partials of output (b, r): partial is [splits][nPad][rows].
 __device__ __forceinline__ float reduce_splits(const float* partial, int splits, int nPad, int rows, int b, int r) {
     float s = 0.f;

@@ -107,7 +107,7 @@ public final class BatchDecoder implements AutoCloseable {
         long partialFloats = (long) pad * c.vocabularySize();
         for (BatchModel.Layer l : model.layers()) {
             for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.splits(m) * pad * m.rows());
+                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
             }
         }
         partial = floats(partialFloats);
@@ -180,9 +180,12 @@ public final class BatchDecoder implements AutoCloseable {
         return roundSlotsBefore == 0 ? 1 : (double) roundSlotsAfter / roundSlotsBefore;
     }
 
-    /** What one run reports. */
+    /**
+     * What one run reports: generated counts the tokens of unfinished sequences too where the run was stopped
+     * early ({@code unfinished} of them).
+     */
     public record RunStats(String policy, int requests, long steps, long generated, double seconds, double meanBatch, int peakBatch,
-                           int peakBlocksUsed, long preemptions, long wastedTokens, long rounds, double meanKeptFraction) {
+                           int peakBlocksUsed, long preemptions, long wastedTokens, long rounds, double meanKeptFraction, int unfinished) {
         public double tokensPerSecond() {
             return generated / seconds;
         }
@@ -198,6 +201,11 @@ public final class BatchDecoder implements AutoCloseable {
      * preemption where the policy allows it. Tokens are recorded only if the sequences were made to record them.
      */
     public RunStats run(List<BatchSequence> requests, BatchPolicy policy, StepObserver observer) {
+        return run(requests, policy, observer, null);
+    }
+
+    /** {@link #run(List, BatchPolicy, StepObserver)}, stopped after the first step at which {@code stop} answers true (if given). */
+    public RunStats run(List<BatchSequence> requests, BatchPolicy policy, StepObserver observer, java.util.function.BooleanSupplier stop) {
         if (policy.prunes() && pool.scores() == null) throw new IllegalArgumentException("policy " + policy.name() + " needs a pool that keeps scores");
         BatchScheduler scheduler = new BatchScheduler(pool.allocator(), layers, pool.blockSize(), maxBlocks, maxBatch, policy);
         boolean record = false;
@@ -229,18 +237,21 @@ public final class BatchDecoder implements AutoCloseable {
             int freeAfter = pool.freeBlocks();
             admittedNext = scheduler.admit();
             if (observer != null) observer.afterStep(scheduler.steps(), scheduler.running().size(), scheduler.waiting(), freeBefore, freeAfter, admittedNext);
+            if (stop != null && stop.getAsBoolean()) scheduler.stop();
         }
         model.device().synchronize();
         double seconds = (System.nanoTime() - t0) / 1e9;
         long generated = 0, wasted = 0;
-        for (BatchSequence s : scheduler.finished()) {
-            generated += s.generated();
-            wasted += s.wastedTokens();
+        for (List<BatchSequence> done : List.of(scheduler.finished(), scheduler.stopped())) {
+            for (BatchSequence s : done) {
+                generated += s.generated();
+                wasted += s.wastedTokens();
+            }
         }
         long r = rounds - rounds0, sb = roundSlotsBefore - before0, sa = roundSlotsAfter - after0;
         return new RunStats(policy.name(), requests.size(), scheduler.steps(), generated, seconds,
                 scheduler.steps() == 0 ? 0 : (double) batchSum / scheduler.steps(), peakBatch, peakUsed, scheduler.preemptions(), wasted, r,
-                sb == 0 ? 1 : (double) sa / sb);
+                sb == 0 ? 1 : (double) sa / sb, scheduler.stopped().size());
     }
 
     /** Block-table entries changed while preparing a step: (index, block) pairs. */

@@ -21,8 +21,65 @@ final class BatchKernels {
     /** ...with at least this many 64-column chunks per split. */
     private static final int TC_MIN_CHUNKS = 4;
 
+    /** Multiprocessors of the H200 the split rules size grids for. */
+    static final int MULTIPROCESSORS = 132;
+
+    /**
+     * The tensor-core product kernels. V1 ({@code gemm_bf16_tc_NT}): 8 warps of one weight fragment each, every
+     * warp loading every activation fragment. TALL ({@code gemm_tall_NF}) and GRID ({@code gemm_grid_NF}): each warp
+     * owns two weight fragments and its share of the activation fragments, so a fragment loaded from shared memory
+     * feeds several products; TALL covers 256 weight rows a block (one block per multiprocessor), GRID 128 rows and
+     * splits the activation rows over two warp columns (two blocks per multiprocessor).
+     *
+     * @param m              weight rows of a block tile
+     * @param columnsPerUnit activation rows one kernel instance's NF (or NT) stands for: 16, or 32 for GRID
+     * @param perProcessor   blocks resident on one multiprocessor (shared memory and registers, at the largest tile)
+     */
+    enum Gemm {
+        V1("gemm_bf16_tc_", 128, 16, 2), TALL("gemm_tall_", 256, 16, 1), GRID("gemm_grid_", 128, 32, 2);
+
+        final String prefix;
+        final int m, columnsPerUnit, perProcessor;
+
+        Gemm(String prefix, int m, int columnsPerUnit, int perProcessor) {
+            this.prefix = prefix;
+            this.m = m;
+            this.columnsPerUnit = columnsPerUnit;
+            this.perProcessor = perProcessor;
+        }
+
+        /** Kernel instances: NF (or NT) 1..units(). */
+        int units() {
+            return MAX_ROWS / columnsPerUnit;
+        }
+
+        /** The instance for n activation rows: its NF (or NT). */
+        int unit(int n) {
+            return (padded(n) + columnsPerUnit - 1) / columnsPerUnit;
+        }
+
+        /**
+         * The kernel {@code -Dlethe.gpu.gemm} names: v1 (the first kernel at every batch size), tall or grid (the
+         * second kernel from 49 rows up, where the first falls off); unset: tall.
+         */
+        static Gemm configured() {
+            String name = System.getProperty("lethe.gpu.gemm", "tall").strip().toLowerCase(java.util.Locale.ROOT);
+            return switch (name) {
+                case "v1" -> V1;
+                case "tall", "v2" -> TALL;
+                case "grid" -> GRID;
+                default -> throw new IllegalArgumentException("-Dlethe.gpu.gemm=" + name + ": expected v1, tall (= v2) or grid");
+            };
+        }
+    }
+
+    /** Rows of X from which the configured second kernel takes over from V1 (NT 4 and up). */
+    static final int SECOND_KERNEL_FROM = 49;
+
     private final Kernels kernels;
-    private final CUfunction[] gemm = new CUfunction[MAX_ROWS / 16 + 1];
+    /** Not final: {@link #fallBackToV1} (a benchmark whose check of the second kernel failed). */
+    private Gemm configured = Gemm.configured();
+    private final java.util.Map<Gemm, CUfunction[]> gemm = new java.util.EnumMap<>(Gemm.class);
     /** The paged attention kernels by group: index log2 of the most query heads per KV head each takes (1, 2, 4, 8). */
     private final CUfunction[] attentionF32 = new CUfunction[4], attentionBf16 = new CUfunction[4];
     private final CUfunction residualNorm, swigluReduce, qkvF32, qkvBf16, attentionFinish, embedding, argmaxRows, moveRows,
@@ -30,9 +87,14 @@ final class BatchKernels {
 
     BatchKernels(Kernels kernels, CUmodule m) {
         this.kernels = kernels;
-        for (int nt = 1; nt < gemm.length; nt++) {
-            gemm[nt] = Kernels.function(m, "gemm_bf16_tc_" + nt);
-            cuFuncSetAttribute(gemm[nt], CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, gemmSharedBytes(nt));
+        for (Gemm g : Gemm.values()) {
+            CUfunction[] fs = new CUfunction[g.units() + 1];
+            for (int unit = 1; unit < fs.length; unit++) {
+                fs[unit] = Kernels.function(m, g.prefix + unit);
+                cuFuncSetAttribute(fs[unit], CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                        gemmSharedBytes(g, unit * g.columnsPerUnit));
+            }
+            gemm.put(g, fs);
         }
         residualNorm = Kernels.function(m, "residual_norm");
         swigluReduce = Kernels.function(m, "swiglu_reduce");
@@ -49,8 +111,9 @@ final class BatchKernels {
         scatterInts = Kernels.function(m, "scatter_ints");
     }
 
-    private static int gemmSharedBytes(int nt) {
-        return TC_STAGES * (TC_M + 16 * nt) * TC_LDS * 2;
+    /** Dynamic shared memory of a product whose stages hold {@code xRows} activation rows. */
+    private static int gemmSharedBytes(Gemm g, int xRows) {
+        return TC_STAGES * (g.m + xRows) * TC_LDS * 2;
     }
 
     /** Whether {@link #gemm} runs this matrix on the tensor cores (else on the matrix-vector kernels). */
@@ -58,14 +121,58 @@ final class BatchKernels {
         return w.type() == GgmlType.BF16 && w.rows() % TC_M == 0 && w.cols() % TC_K == 0;
     }
 
-    /** Split-K parts {@link #gemm} uses for this matrix: enough blocks to fill the device. */
+    /** The kernel {@link #gemm} uses for n rows of X times w: the configured one from 49 rows up where w's rows fit its tile. */
+    Gemm kernelFor(DeviceMatrix w, int n) {
+        return n >= SECOND_KERNEL_FROM && w.rows() % configured.m == 0 ? configured : Gemm.V1;
+    }
+
+    /** The kernel {@code -Dlethe.gpu.gemm} configured (V1 below {@link #SECOND_KERNEL_FROM} rows regardless). */
+    Gemm configured() {
+        return configured;
+    }
+
+    /** From now on every product runs on the first kernel. */
+    void fallBackToV1() {
+        configured = Gemm.V1;
+    }
+
+    /** Split-K parts the first kernel uses for this matrix: enough blocks to fill the device. */
     static int splits(DeviceMatrix w) {
-        if (!tensorCores(w)) return 1;
-        int tiles = w.rows() / TC_M, chunks = w.cols() / TC_K;
-        int wanted = Math.max(1, (TC_TARGET_BLOCKS + tiles - 1) / tiles);
-        int splits = Math.clamp(Math.min(wanted, chunks / TC_MIN_CHUNKS), 1, chunks);
-        int perSplit = (chunks + splits - 1) / splits;
+        return splits(w, Gemm.V1);
+    }
+
+    /** Split-K parts the given kernel uses for this matrix (1 off the tensor cores). */
+    static int splits(DeviceMatrix w, Gemm g) {
+        return tensorCores(w) ? splits(w.rows(), w.cols(), g) : 1;
+    }
+
+    /**
+     * Split-K parts of a tensor-core product of a rows x cols matrix. The first kernel aims at two blocks per
+     * multiprocessor, at least 4 chunks a split. The second kernels take the most splits that still fit the grid in
+     * one wave of resident blocks: a memory-bound product needs enough bytes in flight, not more blocks than the
+     * device holds (a partial second wave runs on few multiprocessors), and every split adds a partial sum of
+     * nPad x rows floats that is written and read back (at 64 rows about as many bytes as 7% of the weights).
+     */
+    static int splits(int rows, int cols, Gemm g) {
+        int tiles = rows / g.m, chunks = cols / TC_K;
+        int wanted = g == Gemm.V1
+                ? Math.clamp(Math.min(Math.max(1, (TC_TARGET_BLOCKS + tiles - 1) / tiles), chunks / TC_MIN_CHUNKS), 1, chunks)
+                : Math.clamp(MULTIPROCESSORS * g.perProcessor / tiles, 1, Math.max(1, chunks / TC_MIN_CHUNKS));
+        int perSplit = (chunks + wanted - 1) / wanted;
         return (chunks + perSplit - 1) / perSplit;
+    }
+
+    /** The most split-K parts any kernel writes for this matrix: partial buffers are sized for it. */
+    static int maxSplits(DeviceMatrix w) {
+        return tensorCores(w) ? maxSplits(w.rows(), w.cols()) : 1;
+    }
+
+    static int maxSplits(int rows, int cols) {
+        int most = 1;
+        for (Gemm g : Gemm.values()) {
+            if (rows % g.m == 0) most = Math.max(most, splits(rows, cols, g));
+        }
+        return most;
     }
 
     /** Rows of X padded to the tensor cores' 16. */
@@ -79,16 +186,27 @@ final class BatchKernels {
      * Returns the number of splits written. n at most {@link #MAX_ROWS}.
      */
     int gemm(DeviceMatrix w, CUdeviceptr x32, CUdeviceptr x16, CUdeviceptr partial, int n) {
+        return gemm(w, x32, x16, partial, n, kernelFor(w, n));
+    }
+
+    /** {@link #gemm(DeviceMatrix, CUdeviceptr, CUdeviceptr, CUdeviceptr, int)} with the tensor-core kernel given (tests, benchmark). */
+    int gemm(DeviceMatrix w, CUdeviceptr x32, CUdeviceptr x16, CUdeviceptr partial, int n, Gemm g) {
         if (n < 1 || n > MAX_ROWS) throw new IllegalArgumentException("batched product of " + n + " rows; 1.." + MAX_ROWS + " allowed");
         if (!tensorCores(w)) {
             kernels.matVec(w, x32, partial, n);
             return 1;
         }
-        int splits = splits(w);
+        if (w.rows() % g.m != 0) throw new IllegalArgumentException(g + " product over " + w.rows() + " rows: a multiple of " + g.m + " needed");
+        int splits = splits(w, g);
         int chunks = w.cols() / TC_K, perSplit = (chunks + splits - 1) / splits;
-        int nt = padded(n) / 16;
-        kernels.launch(gemm[nt], w.rows() / TC_M, splits, 256, gemmSharedBytes(nt),
-                w.data().pointer(), x16, partial, w.rows(), w.cols(), n, perSplit);
+        int nPad = padded(n), unit = g.unit(n);
+        if (g == Gemm.V1) {
+            kernels.launch(gemm.get(g)[unit], w.rows() / g.m, splits, 256, gemmSharedBytes(g, nPad),
+                    w.data().pointer(), x16, partial, w.rows(), w.cols(), n, perSplit);
+        } else {
+            kernels.launch(gemm.get(g)[unit], w.rows() / g.m, splits, 256, gemmSharedBytes(g, Math.min(unit * g.columnsPerUnit, nPad)),
+                    w.data().pointer(), x16, partial, w.rows(), w.cols(), n, nPad, perSplit);
+        }
         return splits;
     }
 

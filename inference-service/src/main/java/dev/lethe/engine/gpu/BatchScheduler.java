@@ -23,6 +23,8 @@ final class BatchScheduler {
     private final Deque<BatchSequence> waiting = new ArrayDeque<>();
     private final List<BatchSequence> running = new ArrayList<>();
     private final List<BatchSequence> finished = new ArrayList<>();
+    /** Sequences a {@link #stop} left unfinished. */
+    private final List<BatchSequence> stopped = new ArrayList<>();
     private final Deque<Integer> freeSlots = new ArrayDeque<>();
     private long steps, preemptions;
 
@@ -157,6 +159,25 @@ final class BatchScheduler {
             n++;
         }
         return n;
+    }
+
+    /**
+     * Ends the run early (a time-limited benchmark): running sequences return their blocks and slots, waiting ones
+     * are dropped; both keep what they generated and are listed by {@link #stopped}. The scheduler is then idle.
+     */
+    void stop() {
+        for (BatchSequence s : running) {
+            s.blocks.releaseAll(pool);
+            freeSlots.add(s.slot);
+        }
+        stopped.addAll(running);
+        stopped.addAll(waiting);
+        running.clear();
+        waiting.clear();
+    }
+
+    List<BatchSequence> stopped() {
+        return stopped;
     }
 
     interface TableSink {

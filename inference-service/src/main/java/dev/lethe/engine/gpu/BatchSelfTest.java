@@ -73,6 +73,23 @@ final class BatchSelfTest {
         gemm(GgmlType.BF16, 128, 4096, 64);
         gemm(GgmlType.BF16, 1024, 640, 128);
         gemm(GgmlType.F32, 200, 96, 7);
+        // the second kernels (tall: 256 weight rows a block; grid: 2 x 4 warps) at every kind of batch: one row, a full
+        // tile, odd sizes whose last fragment is partly padding, and the largest batch
+        for (BatchKernels.Gemm g : List.of(BatchKernels.Gemm.TALL, BatchKernels.Gemm.GRID)) {
+            gemm(g, 512, 1024, 1, ALL_ROWS);
+            gemm(g, 256, 512, 16, ALL_ROWS);
+            gemm(g, 512, 2048, 33, ALL_ROWS);
+            gemm(g, 768, 1024, 64, ALL_ROWS);
+            gemm(g, 512, 4096, 100, ALL_ROWS);
+            gemm(g, 1024, 640, 128, ALL_ROWS);
+        }
+        // Llama-3-8B's products (q|k|v, o, gate|up, down) at batch 64 with every kernel, and at 128 with the one a step
+        // uses; the float64 reference over 192 sampled weight rows, every output checked to be written and finite
+        int[][] llama = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}};
+        for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) {
+            for (int[] shape : llama) gemm(g, shape[0], shape[1], 64, 192);
+        }
+        for (int[] shape : llama) gemm(null, shape[0], shape[1], 128, 192);
         residualNorm(5, 4096, 3);
         residualNorm(2, 8192, 9); // two float4s per thread; more splits than the kernel loads at once
         residualNorm(1, 64, 1);   // threads that own nothing
@@ -109,7 +126,7 @@ final class BatchSelfTest {
         try (DeviceBuffer dw = DeviceBuffer.of(stored); DeviceBuffer dx = DeviceBuffer.of(x);
              DeviceBuffer dx16 = DeviceBuffer.of(HostWeights.encode(x, GgmlType.BF16))) {
             probe = new DeviceMatrix(dw, type, rows, cols);
-            int maxSplits = BatchKernels.splits(probe);
+            int maxSplits = BatchKernels.maxSplits(probe);
             try (DeviceBuffer partial = poisoned((long) maxSplits * nPad * rows)) {
                 int splits = k.gemm(probe, dx.pointer(), dx16.pointer(), partial.pointer(), n);
                 float[] p = download(partial, splits * nPad * rows);
@@ -129,6 +146,67 @@ final class BatchSelfTest {
                         tc ? "tensor cores, " + splits + " splits, bf16 inputs in the reference too" : "matrix-vector path, f32 inputs"));
             }
         }
+    }
+
+    /** Check every weight row against the reference. */
+    private static final int ALL_ROWS = Integer.MAX_VALUE;
+
+    /**
+     * A tensor-core product with the given kernel (null: the one a decode step picks for this shape), random BF16
+     * weights made on the device, against float64 over the same bf16 inputs for {@code checkedRows} weight rows
+     * (all of them, or a random sample with the first and last row). Every output of the batch is checked to be
+     * finite (the partial buffer starts as NaN, so a tile the kernel fails to write fails the check).
+     */
+    private void gemm(BatchKernels.Gemm kernel, int rows, int cols, int n, int checkedRows) {
+        float[] x = randoms(n * cols, 1f);
+        float[] xd = bf16(x);
+        int nPad = BatchKernels.padded(n);
+        try (DeviceBuffer dw = DeviceBuffer.allocate(2L * rows * cols); DeviceBuffer dx = DeviceBuffer.of(x);
+             DeviceBuffer dx16 = DeviceBuffer.of(HostWeights.encode(x, GgmlType.BF16))) {
+            device.kernels().fillRandom(dw, GgmlType.BF16, random.nextLong(), 1f);
+            byte[] stored = new byte[(int) dw.bytes()];
+            dw.download(stored);
+            DeviceMatrix probe = new DeviceMatrix(dw, GgmlType.BF16, rows, cols);
+            BatchKernels.Gemm g = kernel != null ? kernel : k.kernelFor(probe, n);
+            try (DeviceBuffer partial = poisoned((long) BatchKernels.maxSplits(probe) * nPad * rows)) {
+                int splits = k.gemm(probe, dx.pointer(), dx16.pointer(), partial.pointer(), n, g);
+                float[] p = download(partial, splits * nPad * rows);
+                boolean allFinite = true;
+                for (int b = 0; b < n; b++) {
+                    for (int r = 0; r < rows; r++) {
+                        float sum = 0;
+                        for (int s = 0; s < splits; s++) sum += p[(s * nPad + b) * rows + r];
+                        allFinite &= Float.isFinite(sum);
+                    }
+                }
+                int[] checked = sampleRows(rows, checkedRows);
+                float[] got = new float[n * checked.length];
+                double[] ref = new double[n * checked.length];
+                for (int i = 0; i < checked.length; i++) {
+                    int r = checked[i];
+                    float[] wr = HostWeights.decode(Arrays.copyOfRange(stored, 2 * r * cols, 2 * (r + 1) * cols), GgmlType.BF16, cols);
+                    for (int b = 0; b < n; b++) {
+                        float sum = 0;
+                        for (int s = 0; s < splits; s++) sum += p[(s * nPad + b) * rows + r];
+                        got[b * checked.length + i] = allFinite ? sum : Float.NaN;
+                        double d = 0;
+                        for (int c = 0; c < cols; c++) d += (double) wr[c] * xd[b * cols + c];
+                        ref[b * checked.length + i] = d;
+                    }
+                }
+                String sampled = checked.length == rows ? "" : ", " + checked.length + " rows sampled";
+                checks.add(compare(String.format(Locale.ROOT, "product %s %dx%d rows %d", g.name().toLowerCase(Locale.ROOT), rows, cols, n),
+                        got, ref, 1e-5, splits + " splits" + sampled + (allFinite ? "" : ", NOT every output written")));
+            }
+        }
+    }
+
+    /** {@code count} distinct weight rows in order, the first and the last among them (all rows if there are no more). */
+    private int[] sampleRows(int rows, int count) {
+        if (count >= rows) return java.util.stream.IntStream.range(0, rows).toArray();
+        java.util.TreeSet<Integer> picked = new java.util.TreeSet<>(List.of(0, rows - 1));
+        while (picked.size() < count) picked.add(random.nextInt(rows));
+        return picked.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private void residualNorm(int n, int dim, int splits) {

@@ -9,7 +9,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 
 /**
  * Batched decoding of a Llama-3-8B-shaped model with random BF16 weights made on the device:
@@ -23,8 +25,12 @@ import java.util.Random;
  * </ol>
  * Usage: {@code GpuBatchBench [--prompt 512] [--tokens 8192] [--pool-gb 24] [--max-batch 128] [--layers 32]
  * [--ratios 0.25,0.5] [--peer-batches 16,64] [--peer-tokens 256] [--skip-budget] [--skip-peer-shapes] [--deadline-s S]
- * [--policies full,ratio,lethe]}
- * ({@code --deadline-s}: no budget run starts once the benchmark has run this long, to fit a time-limited machine.)
+ * [--policies full,ratio,lethe,lethe-reserving] [--lethe sparse-ratio=1.2,recent-ratio=0.5] [--lethe-requests N]
+ * [--run-limit-s S] [--skip-products]}
+ * ({@code --deadline-s}: no budget run starts once the benchmark has run this long, to fit a time-limited machine;
+ * {@code --run-limit-s}: a budget run stops after the step that passes this many seconds, counting what it generated;
+ * {@code --lethe}: lethe-cache parameters of the Lethe runs, default the paper's; {@code --lethe-requests}: requests
+ * the Lethe run (its own admission) is given, default 4x what the full cache admits.)
  */
 public final class GpuBatchBench {
     private GpuBatchBench() {}
@@ -37,6 +43,10 @@ public final class GpuBatchBench {
         double[] ratios = {0.25, 0.5};
         double deadline = Double.MAX_VALUE;
         List<String> only = List.of("full", "ratio", "lethe");
+        PolicySpec lethe = PolicySpec.of("lethe");
+        int letheRequests = 0;
+        double runLimit = Double.MAX_VALUE;
+        boolean productsAlone = true;
         int[] peerBatches = {1, 16, 64};
         boolean budget = true, peerShapes = true;
         for (int i = 0; i < args.length; i++) {
@@ -53,6 +63,10 @@ public final class GpuBatchBench {
                 case "--skip-peer-shapes" -> peerShapes = false;
                 case "--deadline-s" -> deadline = Double.parseDouble(args[++i]);
                 case "--policies" -> only = List.of(args[++i].split(","));
+                case "--lethe" -> lethe = letheSpec(args[++i]);
+                case "--lethe-requests" -> letheRequests = Integer.parseInt(args[++i]);
+                case "--run-limit-s" -> runLimit = Double.parseDouble(args[++i]);
+                case "--skip-products" -> productsAlone = false;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -67,22 +81,39 @@ public final class GpuBatchBench {
             try (BatchModel model = BatchModel.random(device, config, 1234)) {
                 System.out.printf(Locale.ROOT, "random BF16 weights made on the device: %.2f GB in %.2f s%n",
                         model.weightBytesPerStep(0) / 1e9, (System.nanoTime() - t0) / 1e9);
-                System.out.println("\n== batched products alone (q|k|v, o, gate|up, down per layer + output), tensor cores");
-                System.out.printf(Locale.ROOT, "%6s %10s %10s %9s%n", "batch", "ms/step", "GB/s", "% copy");
-                for (int n : new int[] {1, 16, 64, 128}) {
-                    if (n > maxBatch) continue;
-                    double ms = products(device, model, n);
-                    double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
-                    System.out.printf(Locale.ROOT, "%6d %10.3f %10.0f %8.1f%%%n", n, ms, gbs, 100 * gbs * 1e9 / copy);
+                BatchKernels k = device.kernels().batch();
+                if (productsAlone) {
+                    System.out.println("\n== batched products alone (q|k|v, o, gate|up, down per layer + output), tensor cores, per kernel");
+                    System.out.println("   v1: 8 warps of 16 weight rows, each loading every activation fragment; tall: 256 weight rows a block,");
+                    System.out.println("   2 weight fragments a warp; grid: 2 x 4 warps of 2 weight fragments each (ms/step, % of the copy bandwidth)");
+                    StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%6s", "batch"));
+                    for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) header.append(String.format(Locale.ROOT, " | %6s ms %7s", g.name().toLowerCase(Locale.ROOT), "% copy"));
+                    System.out.println(header);
+                    for (int n : new int[] {1, 16, 64, 128}) {
+                        if (n > maxBatch) continue;
+                        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%6d", n));
+                        for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) {
+                            double ms = products(device, model, n, g);
+                            double gbs = model.weightBytesPerStep(0) / (ms / 1e3) / 1e9;
+                            line.append(String.format(Locale.ROOT, " | %9.3f %6.1f%%", ms, 100 * gbs * 1e9 / copy));
+                        }
+                        System.out.println(line);
+                    }
                 }
+                secondKernelAgrees(device, model);
+                System.out.printf(Locale.ROOT, "   decode steps use v1 below %d rows, %s from %d rows (-Dlethe.gpu.gemm=v1|tall|grid)%n",
+                        BatchKernels.SECOND_KERNEL_FROM, k.configured().name().toLowerCase(Locale.ROOT), BatchKernels.SECOND_KERNEL_FROM);
                 if (peerShapes) peerShapes(device, model, peerBatches, prompt, peerTokens, copy);
-                if (budget) budgetRuns(device, model, prompt, tokens, poolGb, maxBatch, ratios, benchStart, deadline, only);
+                if (budget) {
+                    budgetRuns(device, model, new Budget(prompt, tokens, poolGb, maxBatch, ratios, only, lethe, letheRequests, deadline, runLimit),
+                            benchStart);
+                }
             }
         }
     }
 
-    /** Median time of one pass of every batched product of a step at batch n (random activations). */
-    static double products(GpuDevice device, BatchModel model, int n) {
+    /** Median time of one pass of every batched product of a step at batch n (random activations) with the given kernel. */
+    static double products(GpuDevice device, BatchModel model, int n, BatchKernels.Gemm g) {
         ModelConfig c = model.config();
         BatchKernels k = device.kernels().batch();
         int pad = BatchKernels.padded(n);
@@ -90,7 +121,7 @@ public final class GpuBatchBench {
         long partialFloats = (long) pad * c.vocabularySize();
         for (BatchModel.Layer l : model.layers()) {
             for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.splits(m) * pad * m.rows());
+                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
             }
         }
         try (DeviceBuffer x = DeviceBuffer.allocate((long) pad * width * 4); DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * width * 4);
@@ -100,13 +131,61 @@ public final class GpuBatchBench {
             double[] ms = GpuBench.time(device, 5, () -> {
                 for (BatchModel.Layer l : model.layers()) {
                     for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                        k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n);
+                        k.gemm(m, x.pointer(), x16.pointer(), partial.pointer(), n, g);
                     }
                 }
-                k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n);
+                k.gemm(model.output(), x.pointer(), x16.pointer(), partial.pointer(), n, g);
             });
             return GpuBench.median(ms);
         }
+    }
+
+    /**
+     * Guards the run against a wrong second kernel (the self-test is where it fails visibly): the configured kernel
+     * and v1 on the model's q|k|v and gate|up weights at batches 64 and 128, split sums compared on the host. If they
+     * differ by more than f32 rounding, every later product runs on v1.
+     */
+    private static void secondKernelAgrees(GpuDevice device, BatchModel model) {
+        BatchKernels k = device.kernels().batch();
+        if (k.configured() == BatchKernels.Gemm.V1) return;
+        BatchModel.Layer layer = model.layers()[0];
+        double worst = 0;
+        for (DeviceMatrix w : new DeviceMatrix[] {layer.wqkv(), layer.wGateUp()}) {
+            for (int n : new int[] {64, 128}) {
+                int pad = BatchKernels.padded(n);
+                long floats = (long) BatchKernels.maxSplits(w) * pad * w.rows();
+                try (DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * w.cols() * 2); DeviceBuffer partial = DeviceBuffer.allocate(floats * 4)) {
+                    device.kernels().fillRandom(x16, GgmlType.BF16, 7 + n, 1f);
+                    double[] first = reduced(k, w, x16, partial, n, BatchKernels.Gemm.V1);
+                    double[] second = reduced(k, w, x16, partial, n, k.configured());
+                    double diff = 0, norm = 0;
+                    for (int i = 0; i < first.length; i++) {
+                        diff += (first[i] - second[i]) * (first[i] - second[i]);
+                        norm += first[i] * first[i];
+                    }
+                    double rel = Math.sqrt(diff / norm);
+                    worst = Double.isNaN(rel) ? Double.NaN : Math.max(worst, rel);
+                    if (Double.isNaN(rel)) break;
+                }
+            }
+        }
+        boolean agrees = worst <= 1e-5; // false for NaN
+        System.out.printf(Locale.ROOT, "   %s against v1 (q|k|v and gate|up, batches 64 and 128): relative difference %.2e, %s%n",
+                k.configured().name().toLowerCase(Locale.ROOT), worst, agrees ? "agrees" : "DISAGREES: decode steps fall back to v1");
+        if (!agrees) k.fallBackToV1();
+    }
+
+    /** The n x rows outputs of one product, split sums added. */
+    private static double[] reduced(BatchKernels k, DeviceMatrix w, DeviceBuffer x16, DeviceBuffer partial, int n, BatchKernels.Gemm g) {
+        int pad = BatchKernels.padded(n), rows = w.rows();
+        int splits = k.gemm(w, x16.pointer(), x16.pointer(), partial.pointer(), n, g);
+        float[] p = new float[splits * pad * rows];
+        partial.download(p, 0, p.length, 0);
+        double[] out = new double[n * rows];
+        for (int s = 0; s < splits; s++) {
+            for (int i = 0; i < n * rows; i++) out[i] += p[s * pad * rows + i];
+        }
+        return out;
     }
 
     private static List<BatchSequence> requests(int count, int prompt, int tokens, int vocabulary, long seed) {
@@ -211,54 +290,126 @@ public final class GpuBatchBench {
         }
     }
 
-    private static void budgetRuns(GpuDevice device, BatchModel model, int prompt, int tokens, double poolGb, int maxBatch, double[] ratios,
-                                   long benchStart, double deadline, List<String> only) {
+    /** What the fixed-budget runs are told: see the class comment's options. */
+    record Budget(int prompt, int tokens, double poolGb, int maxBatch, double[] ratios, List<String> only, PolicySpec lethe,
+                  int letheRequests, double deadline, double runLimit) {}
+
+    /**
+     * A lethe-cache spec from {@code --lethe}: comma-separated key=value pairs ({@code sparse-ratio=1.2,recent-ratio=0.5}),
+     * or "default" / empty for the paper's defaults. The parameters themselves are checked when the policy is built.
+     */
+    static PolicySpec letheSpec(String text) {
+        Map<String, String> parameters = new TreeMap<>();
+        String t = text.strip();
+        if (!t.isEmpty() && !t.equals("default")) {
+            for (String pair : t.split(",")) {
+                int eq = pair.indexOf('=');
+                if (eq <= 0 || eq == pair.length() - 1) {
+                    throw new IllegalArgumentException("--lethe: expected key=value pairs separated by commas (e.g. sparse-ratio=1.2,recent-ratio=0.5), got '"
+                            + pair + "' in '" + text + "'");
+                }
+                if (parameters.put(pair.substring(0, eq).strip(), pair.substring(eq + 1).strip()) != null) {
+                    throw new IllegalArgumentException("--lethe: " + pair.substring(0, eq).strip() + " given twice in '" + text + "'");
+                }
+            }
+        }
+        return PolicySpec.of("lethe", parameters);
+    }
+
+    /** One budget run: its policy, the option name that selects it, and whether it reserves peaks (requests = what fits). */
+    private record Entry(String option, BatchPolicy policy) {}
+
+    private static void budgetRuns(GpuDevice device, BatchModel model, Budget o, long benchStart) {
         ModelConfig c = model.config();
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim());
-        try (PagedKvPool pool = PagedKvPool.ofBytes(layout, GgmlType.BF16, BLOCK, (long) (poolGb * 1e9), true);
-             BatchDecoder decoder = new BatchDecoder(model, pool, maxBatch, prompt + tokens)) {
+        int prompt = o.prompt(), tokens = o.tokens();
+        try (PagedKvPool pool = PagedKvPool.ofBytes(layout, GgmlType.BF16, BLOCK, (long) (o.poolGb() * 1e9), true);
+             BatchDecoder decoder = new BatchDecoder(model, pool, o.maxBatch(), prompt + tokens)) {
             System.out.printf(Locale.ROOT, "%n== fixed KV budget: pool %.1f GB (%d blocks of %d slots, bf16 K/V + f32 score), prompt %d, %d generated each%n",
                     pool.bytes() / 1e9, pool.blocks(), BLOCK, prompt, tokens);
-            System.out.println("   admission reserves each sequence's peak footprint (full: prompt + generated; ratio r: simulated;");
-            System.out.println("   lethe: the full cache's, since its retention follows the attention); so no preemptions");
-            List<BatchPolicy> policies = new ArrayList<>();
+            System.out.println("   full and ratio r: as many requests as the pool holds at their peak footprint (reserved at admission: no preemption);");
+            System.out.println("   lethe: its own admission (prompt + a block per layer per running sequence free; the youngest preempted and");
+            System.out.println("   recomputed if the pool runs dry) over --lethe-requests requests; lethe-reserving: admitted at the full cache's peak");
             BatchPolicy full = BatchPolicy.full();
-            policies.add(full);
-            policies.add(BatchPolicy.ratio(ratios[0], 256, c.layers(), 0.95f));
-            policies.add(BatchPolicy.lethe(PolicySpec.of("lethe"), layout).reserving(full.peakLength()));
-            for (int i = 1; i < ratios.length; i++) policies.add(BatchPolicy.ratio(ratios[i], 256, c.layers(), 0.95f));
+            List<Entry> entries = new ArrayList<>();
+            entries.add(new Entry("full", full));
+            entries.add(new Entry("ratio", BatchPolicy.ratio(o.ratios()[0], 256, c.layers(), 0.95f)));
+            entries.add(new Entry("lethe", BatchPolicy.lethe(o.lethe(), layout)));
+            entries.add(new Entry("lethe-reserving", BatchPolicy.lethe(o.lethe(), layout).reserving(full.peakLength())));
+            for (int i = 1; i < o.ratios().length; i++) entries.add(new Entry("ratio", BatchPolicy.ratio(o.ratios()[i], 256, c.layers(), 0.95f)));
+            entries.removeIf(e -> !o.only().contains(e.option()));
+            int fullCount = Math.min(o.maxBatch(), pool.blocks() / peakBlocks(full, c, prompt, tokens));
             decoder.run(requests(2, 8, 4, c.vocabularySize(), 3), full, null); // warm-up
-            System.out.printf(Locale.ROOT, "%-34s %6s %7s %9s %8s %9s %7s %11s %8s %8s%n", "policy", "seqs", "steps", "generated", "seconds",
-                    "tok/s", "x full", "peak blocks", "rounds", "kept");
+            System.out.printf(Locale.ROOT, "%-34s %5s %5s %6s %9s %7s %7s %6s %7s %11s %7s %8s %7s %6s %6s%n", "policy", "reqs", "peak", "steps", "generated",
+                    "seconds", "tok/s", "x full", "x same", "peak blocks", "preempt", "wasted", "rounds", "kept", "unfin");
             double fullRate = 0;
-            policies.removeIf(p -> !only.contains(p.name().startsWith("lethe") ? "lethe" : p.name().split(" ")[0]));
-            for (BatchPolicy policy : policies) {
+            List<double[]> fullTimeline = null; // (seconds, tokens generated so far) of the full-cache run
+            for (Entry e : entries) {
+                BatchPolicy policy = e.policy();
                 double elapsed = (System.nanoTime() - benchStart) / 1e9;
-                if (elapsed > deadline) {
+                if (elapsed > o.deadline()) {
                     System.out.printf(Locale.ROOT, "%-34s not run: %.0f s into the benchmark, past --deadline-s%n", abbreviate(policy.name()), elapsed);
                     continue;
                 }
-                int peak = policy.peakLength().of(prompt, tokens);
-                int peakBlocks = c.layers() * ((peak + BLOCK - 1) / BLOCK);
-                int concurrent = Math.min(maxBatch, pool.blocks() / peakBlocks);
-                if (concurrent < 1) {
+                int count;
+                if (policy.peakLength() != null) {
+                    count = Math.min(o.maxBatch(), pool.blocks() / peakBlocks(policy, c, prompt, tokens));
+                } else {
+                    count = o.letheRequests() > 0 ? o.letheRequests() : 4 * Math.max(1, fullCount);
+                }
+                if (count < 1) {
                     System.out.println(policy.name() + ": the pool cannot hold one sequence");
                     continue;
                 }
+                List<BatchSequence> requests = requests(count, prompt, tokens, c.vocabularySize(), 4);
+                List<double[]> timeline = new ArrayList<>();
                 long start = System.nanoTime();
-                BatchDecoder.RunStats s = decoder.run(requests(concurrent, prompt, tokens, c.vocabularySize(), 4), policy,
-                        (step, running, waiting, before, after, admitted) -> {
-                            if (step % 2000 == 0) {
-                                System.out.printf(Locale.ROOT, "   ... %s step %d, %.0f s%n", policy.name(), step, (System.nanoTime() - start) / 1e9);
-                            }
-                        });
-                if (policy == full) fullRate = s.tokensPerSecond();
-                System.out.printf(Locale.ROOT, "%-34s %6d %7d %9d %8.1f %9.0f %7.2f %5d/%-5d %8d %8.3f%n", abbreviate(policy.name()), concurrent, s.steps(),
-                        s.generated(), s.seconds(), s.tokensPerSecond(), fullRate > 0 ? s.tokensPerSecond() / fullRate : 0,
-                        s.peakBlocksUsed() / 1000, pool.blocks() / 1000, s.rounds(), s.meanKeptFraction());
+                BatchDecoder.RunStats s = decoder.run(requests, policy, (step, running, waiting, before, after, admitted) -> {
+                    if (step % 100 == 0) timeline.add(new double[] {(System.nanoTime() - start) / 1e9, generatedSoFar(requests)});
+                    if (step % 2000 == 0) {
+                        System.out.printf(Locale.ROOT, "   ... %s step %d, %.0f s: %d running, %d waiting, %d generated, %d free blocks%n",
+                                abbreviate(policy.name()), step, (System.nanoTime() - start) / 1e9, running, waiting, generatedSoFar(requests), after);
+                    }
+                }, () -> (System.nanoTime() - start) / 1e9 > o.runLimit());
+                if (policy == full) {
+                    fullRate = s.tokensPerSecond();
+                    fullTimeline = timeline;
+                }
+                // against the full cache over the same wall-clock window from the start (what a run cut by --run-limit-s compares to)
+                double sameWindow = policy == full || fullTimeline == null ? 0 : s.generated() / tokensAt(fullTimeline, s.seconds(), fullRate);
+                System.out.printf(Locale.ROOT, "%-34s %5d %5d %6d %9d %7.1f %7.0f %6.2f %7.2f %5d/%-5d %7d %8d %7d %6.3f %6d%n", abbreviate(policy.name()), count,
+                        s.peakBatch(), s.steps(), s.generated(), s.seconds(), s.tokensPerSecond(), fullRate > 0 ? s.tokensPerSecond() / fullRate : 0,
+                        sameWindow, s.peakBlocksUsed() / 1000, pool.blocks() / 1000, s.preemptions(), s.wastedTokens(), s.rounds(),
+                        s.meanKeptFraction(), s.unfinished());
             }
-            System.out.println("   (peak blocks in thousands; kept = slots kept / slots held, over the rounds that ran)");
+            System.out.println("   (reqs: requests submitted; peak: most sequences running at once; x same: tokens generated against the full cache's");
+            System.out.println("   in the same time from the start; peak blocks in thousands; wasted: tokens generated and then discarded by preemption;");
+            System.out.println("   kept = slots kept / slots held over the rounds that ran; unfin: sequences still unfinished when --run-limit-s stopped the run)");
         }
+    }
+
+    private static int peakBlocks(BatchPolicy policy, ModelConfig c, int prompt, int tokens) {
+        int peak = policy.peakLength().of(prompt, tokens);
+        return c.layers() * ((peak + BLOCK - 1) / BLOCK);
+    }
+
+    private static long generatedSoFar(List<BatchSequence> requests) {
+        long g = 0;
+        for (BatchSequence s : requests) g += s.generated();
+        return g;
+    }
+
+    /** Tokens a run had generated after the given seconds, interpolated in its timeline (past its end: at its mean rate). */
+    static double tokensAt(List<double[]> timeline, double seconds, double rate) {
+        double[] before = {0, 0};
+        for (double[] point : timeline) {
+            if (point[0] >= seconds) {
+                double f = point[0] == before[0] ? 1 : (seconds - before[0]) / (point[0] - before[0]);
+                return before[1] + f * (point[1] - before[1]);
+            }
+            before = point;
+        }
+        return seconds * rate;
     }
 
     private static String abbreviate(String name) {

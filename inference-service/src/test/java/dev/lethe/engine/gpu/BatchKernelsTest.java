@@ -38,4 +38,47 @@ class BatchKernelsTest {
         assertEquals(96, BatchKernels.slotsPerSplit(768, 16, 8));  // 8 splits, 1024 blocks
         assertEquals(256, BatchKernels.slotsPerSplit(768, 64, 8)); // 3 splits, 1536 blocks
     }
+
+    @Test
+    void secondKernelsFitOneWaveAndCoverEveryColumn() {
+        for (int round = 0; round < 20_000; round++) {
+            BatchKernels.Gemm g = random.nextBoolean() ? BatchKernels.Gemm.TALL : BatchKernels.Gemm.GRID;
+            int rows = g.m * (1 + random.nextInt(random.nextBoolean() ? 40 : 600)), cols = 64 * (1 + random.nextInt(300));
+            int splits = BatchKernels.splits(rows, cols, g), chunks = cols / 64, tiles = rows / g.m, slots = BatchKernels.MULTIPROCESSORS * g.perProcessor;
+            int per = (chunks + splits - 1) / splits;
+            String what = g + " " + rows + "x" + cols + ": " + splits + " splits";
+            assertTrue(splits >= 1 && splits <= chunks, what);
+            assertEquals(splits, (chunks + per - 1) / per, what + " (every split holds columns)");
+            if (splits > 1) assertTrue((long) tiles * splits <= slots, what + ": more blocks than one wave");
+            if (tiles >= slots) assertEquals(1, splits, what);
+            assertTrue(BatchKernels.maxSplits(rows, cols) >= splits, what);
+        }
+    }
+
+    @Test
+    void llamaShapesOnTheSecondKernels() {
+        // q|k|v 6144x4096, o 4096x4096, gate|up 28672x4096, down 4096x14336, output 128256x4096
+        assertEquals(5, BatchKernels.splits(6144, 4096, BatchKernels.Gemm.TALL));   // 24 tiles x 5 = 120 blocks
+        assertEquals(8, BatchKernels.splits(4096, 4096, BatchKernels.Gemm.TALL));   // 16 x 8 = 128
+        assertEquals(1, BatchKernels.splits(28672, 4096, BatchKernels.Gemm.TALL));  // 112 blocks
+        assertEquals(8, BatchKernels.splits(4096, 14336, BatchKernels.Gemm.TALL));  // 128 blocks of 28 chunks
+        assertEquals(1, BatchKernels.splits(128256, 4096, BatchKernels.Gemm.TALL)); // the output: one split, as the argmax reads
+        assertEquals(1, BatchKernels.splits(128256, 4096, BatchKernels.Gemm.GRID));
+        assertEquals(5, BatchKernels.splits(6144, 4096, BatchKernels.Gemm.GRID));   // 48 x 5 = 240 of 264
+        // the first kernel's rule is unchanged
+        assertEquals(6, BatchKernels.splits(6144, 4096, BatchKernels.Gemm.V1));
+        assertEquals(2, BatchKernels.splits(28672, 4096, BatchKernels.Gemm.V1));
+    }
+
+    @Test
+    void kernelInstancesByBatch() {
+        assertEquals(1, BatchKernels.Gemm.V1.unit(1));
+        assertEquals(4, BatchKernels.Gemm.V1.unit(64));
+        assertEquals(4, BatchKernels.Gemm.TALL.unit(49));
+        assertEquals(8, BatchKernels.Gemm.TALL.unit(128));
+        assertEquals(2, BatchKernels.Gemm.GRID.unit(33));  // 48 padded rows: two 32-row units, the last half padding
+        assertEquals(4, BatchKernels.Gemm.GRID.unit(100));
+        assertEquals(4, BatchKernels.Gemm.GRID.unit(128));
+        for (BatchKernels.Gemm g : BatchKernels.Gemm.values()) assertEquals(g.units(), g.unit(BatchKernels.MAX_ROWS));
+    }
 }

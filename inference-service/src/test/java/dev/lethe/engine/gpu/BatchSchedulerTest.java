@@ -113,4 +113,30 @@ class BatchSchedulerTest {
         List<BatchSequence> running = new ArrayList<>(s.running());
         assertEquals(2, running.size());
     }
+
+    @Test
+    void stoppingEarlyReturnsEveryBlockAndKeepsWhatWasGenerated() {
+        BatchPolicy unpredictable = new BatchPolicy("unpredictable", null, -1f, null);
+        BlockAllocator pool = new BlockAllocator(200);
+        BatchScheduler s = new BatchScheduler(pool, LAYERS, BLOCK, MAX_BLOCKS, 3, unpredictable);
+        for (int i = 0; i < 5; i++) s.submit(sequence(i, 6, 50));
+        assertEquals(3, s.admit(), "the batch limit admits three of five");
+        int steps = 10 + random.nextInt(20);
+        for (int step = 0; step < steps; step++) {
+            s.prepareStep((i, b) -> { });
+            s.advance(null);
+        }
+        assertTrue(pool.used() > 0);
+        s.stop();
+        assertTrue(s.idle());
+        assertEquals(200, pool.free(), "every block back in the pool");
+        assertEquals(5, s.stopped().size(), "the three running and the two waiting");
+        long generated = 0;
+        for (BatchSequence b : s.stopped()) generated += b.generated();
+        assertEquals(3L * (steps - 5), generated, "each running sequence generated one token a step after its 6-token prompt");
+        assertTrue(s.finished().isEmpty());
+        // the slots are free again: a new run admits up to the batch limit
+        s.submit(sequence(9, 6, 5));
+        assertEquals(1, s.admit());
+    }
 }
