@@ -7,6 +7,7 @@ import dev.lethe.gateway.jobs.JobTrack;
 import dev.lethe.gateway.jobs.StreamEvent;
 import dev.lethe.gateway.security.ApiKeyFilter;
 import dev.lethe.gateway.security.StreamLimits;
+import dev.lethe.gateway.security.StreamPermit;
 import dev.lethe.schemas.JobError;
 import dev.lethe.schemas.JobRequest;
 import java.util.List;
@@ -67,10 +68,22 @@ public class CompletionsController {
 
     private Mono<ResponseEntity<?>> run(RequestParser.Kind kind, ServerWebExchange exchange, String tenant, String body) {
         GenerationRequest request = parser.parse(kind, body);
-        if (request.stream()) {
-            // Before the job is submitted: a refused stream must not leave a job running for nobody.
-            streamLimits.acquire(exchange, tenant);
+        if (!request.stream()) {
+            return submit(kind, tenant, request).map(job -> ResponseEntity.ok()
+                    .contentType(MediaType.APPLICATION_JSON).body(whole(job.track(), job.response())));
         }
+        // Before the job is submitted: a refused stream must not leave a job running for nobody.
+        StreamPermit permit = streamLimits.acquire(exchange, tenant);
+        return Mono.defer(() -> submit(kind, tenant, request))
+                .flatMap(job -> notRejected(job.track()).thenReturn(job))
+                .<ResponseEntity<?>>map(job -> ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
+                        .body(stream(job, request.includeUsage(), permit)))
+                // The problem that answers a refused or failed stream is written after this signal: the permit
+                // must be back before its client can read it and send its next request.
+                .doOnError(error -> permit.release());
+    }
+
+    private Mono<Job> submit(RequestParser.Kind kind, String tenant, GenerationRequest request) {
         String jobId = JobService.newJobId();
         JobRequest event = request.toJobRequest(jobId, tenant, jobs.clock().instant());
         Response response = new Response(kind, (kind == RequestParser.Kind.CHAT ? "chatcmpl-" : "cmpl-") + jobId,
@@ -78,12 +91,7 @@ public class CompletionsController {
         return jobs.submit(event, request.model())
                 .onErrorMap(error -> !(error instanceof ApiProblem),
                         error -> ApiProblem.unavailable("the job could not be queued", error))
-                .flatMap(track -> request.stream() ? notRejected(track).thenReturn(track) : Mono.just(track))
-                .map(track -> request.stream()
-                        ? ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
-                                .body(stream(track, response, request.includeUsage()))
-                        : ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
-                                .body(whole(track, response)));
+                .map(track -> new Job(track, response));
     }
 
     private Mono<Object> whole(JobTrack track, Response response) {
@@ -111,6 +119,9 @@ public class CompletionsController {
         return jobs.events(track, -1)
                 .next()
                 .timeout(properties.streams().heartbeat(), Mono.empty())
+                // The wait is over once the first event is in: a cancel after it (the refusal below cancels its
+                // source on the way out) is not the client leaving, and the job needs no CANCEL.
+                .doOnNext(first -> ended.set(true))
                 .doOnCancel(() -> cancelUnlessEnded(track, ended, "client disconnected"))
                 .flatMap(first -> {
                     JobError refusal = switch (first) {
@@ -136,23 +147,31 @@ public class CompletionsController {
         return result;
     }
 
-    private Flux<ServerSentEvent<String>> stream(JobTrack track, Response response, boolean includeUsage) {
+    private Flux<ServerSentEvent<String>> stream(Job job, boolean includeUsage, StreamPermit permit) {
         AtomicBoolean ended = new AtomicBoolean();
-        Flux<String> data = jobs.events(track, -1)
-                .concatMap(event -> Flux.fromIterable(response.chunks(event, includeUsage)))
+        Flux<String> data = jobs.events(job.track(), -1)
+                .concatMap(event -> Flux.fromIterable(job.response().chunks(event, includeUsage)))
                 .map(json::writeValueAsString)
-                .doOnComplete(() -> ended.set(true))
-                .startWith(json.writeValueAsString(response.firstChunk()))
+                .doOnComplete(() -> {
+                    ended.set(true);
+                    // The job's stream is over: the permit goes back before [DONE] tells the client so.
+                    permit.release();
+                })
+                .startWith(json.writeValueAsString(job.response().firstChunk()))
                 .concatWithValues(DONE)
-                .doOnCancel(() -> cancelUnlessEnded(track, ended, "client disconnected"));
-        return shutdown.endOnShutdown(Heartbeats.whileIdle(data.map(line -> ServerSentEvent.builder(line).build()),
-                properties.streams().heartbeat()));
+                .doOnCancel(() -> cancelUnlessEnded(job.track(), ended, "client disconnected"));
+        return permit.heldBy(shutdown.endOnShutdown(Heartbeats.whileIdle(
+                data.map(line -> ServerSentEvent.builder(line).build()), properties.streams().heartbeat())));
     }
 
     private void cancelUnlessEnded(JobTrack track, AtomicBoolean ended, String reason) {
         if (ended.compareAndSet(false, true)) {
             jobs.cancel(track, reason).subscribe(null, error -> { });
         }
+    }
+
+    /** A submitted job and the response that reports it. */
+    private record Job(JobTrack track, Response response) {
     }
 
     /** Builds the OpenAI objects of one response. */

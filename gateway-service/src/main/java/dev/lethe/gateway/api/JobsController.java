@@ -8,6 +8,7 @@ import dev.lethe.gateway.jobs.JobTrack;
 import dev.lethe.gateway.jobs.StreamEvent;
 import dev.lethe.gateway.security.ApiKeyFilter;
 import dev.lethe.gateway.security.StreamLimits;
+import dev.lethe.gateway.security.StreamPermit;
 import dev.lethe.schemas.JobRequest;
 import java.net.URI;
 import java.util.List;
@@ -95,9 +96,16 @@ public class JobsController {
                 ? seq("Last-Event-ID", lastEventId)
                 : startingAfter != null ? seq("starting_after", startingAfter) : -1;
         JobTrack track = find(id, tenant);
-        streamLimits.acquire(exchange, tenant);
-        Flux<ServerSentEvent<String>> events = jobs.events(track, after).map(this::sse);
-        return shutdown.endOnShutdown(Heartbeats.whileIdle(events, properties.streams().heartbeat()));
+        StreamPermit permit = streamLimits.acquire(exchange, tenant);
+        Flux<ServerSentEvent<String>> events = jobs.events(track, after)
+                .doOnNext(event -> {
+                    // The job's last event: the permit goes back before the client can read it and open another.
+                    if (event instanceof StreamEvent.Finished || event instanceof StreamEvent.Lost) {
+                        permit.release();
+                    }
+                })
+                .map(this::sse);
+        return permit.heldBy(shutdown.endOnShutdown(Heartbeats.whileIdle(events, properties.streams().heartbeat())));
     }
 
     @PostMapping("/v1/jobs/{id}/cancel")

@@ -21,7 +21,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Guards {@code /v1/**}: the bearer API key names the tenant (401 without a known key), and the
  * tenant's rate limiter admits the request (429 over the limit). The tenant is left in the exchange
  * attribute {@link #TENANT} for the controllers. When the exchange ends, the stream permit it took from
- * {@link StreamLimits}, if any, is given back. Other paths ({@code /actuator/**}: probes and metrics)
+ * {@link StreamLimits}, if any and if its stream did not give it back already, is given back: the backstop for
+ * a stream that never ran. Other paths ({@code /actuator/**}: probes and metrics)
  * need no key.
  */
 @Component
@@ -66,7 +67,8 @@ public class ApiKeyFilter implements WebFilter {
                     return write(response, HttpStatus.TOO_MANY_REQUESTS, "rate-limited", "Too many requests",
                             "tenant " + tenant + " is over its request rate limit");
                 })
-                // The exchange is over, however it ended: a stream it opened no longer counts.
+                // The exchange is over, however it ended: a stream it opened no longer counts. Its stream or its
+                // controller gave the permit back earlier, before the response ended, unless the stream never ran.
                 .doFinally(signal -> streams.release(exchange));
     }
 

@@ -13,10 +13,11 @@ import org.springframework.web.server.ServerWebExchange;
  * Bounds the streams (SSE responses) each tenant holds open at once: every open stream holds a
  * connection, a subscription and its heartbeat timer, so one tenant must not be able to take them all.
  *
- * <p>A controller takes a permit for its exchange before it starts a stream; {@link ApiKeyFilter}
- * gives it back when the exchange ends, however it ends (completed, failed, or the client went away).
- * Tying the permit to the exchange rather than to the stream's subscription means a stream that is
- * never subscribed (the client left first) cannot leak its permit.
+ * <p>A controller takes a {@link StreamPermit} for its exchange before it starts a stream, and gives it back
+ * before the client can see the response end: as the stream's last event goes out, when the stream ends or is
+ * cancelled, or before a problem (4xx, 5xx) that answers the request instead is written. {@link ApiKeyFilter}
+ * also gives it back when the exchange ends, however it ends: a stream that is never subscribed (the client
+ * left first) cannot leak its permit. A permit counts only its first release.
  */
 public final class StreamLimits {
 
@@ -36,13 +37,14 @@ public final class StreamLimits {
     }
 
     /**
-     * Takes a stream permit of {@code tenant} for this exchange (at most one per exchange).
+     * Takes a stream permit of {@code tenant} for this exchange (at most one per exchange: a second call
+     * returns the first permit).
      *
      * @throws ApiProblem 429 when the tenant already holds its limit
      */
-    public void acquire(ServerWebExchange exchange, String tenant) {
-        if (exchange.getAttributes().containsKey(PERMIT)) {
-            return;
+    public StreamPermit acquire(ServerWebExchange exchange, String tenant) {
+        if (exchange.getAttribute(PERMIT) instanceof StreamPermit taken) {
+            return taken;
         }
         int limit = limitOf(tenant);
         AtomicInteger open = openByTenant.computeIfAbsent(tenant, t -> new AtomicInteger());
@@ -50,14 +52,15 @@ public final class StreamLimits {
             open.decrementAndGet();
             throw ApiProblem.tooManyStreams(tenant, limit);
         }
-        exchange.getAttributes().put(PERMIT, tenant);
+        StreamPermit permit = new StreamPermit(open);
+        exchange.getAttributes().put(PERMIT, permit);
+        return permit;
     }
 
-    /** Gives back the exchange's permit, if it holds one; safe to call more than once. */
+    /** Gives back the exchange's permit, if it holds one that was not given back yet. */
     public void release(ServerWebExchange exchange) {
-        Object tenant = exchange.getAttributes().remove(PERMIT);
-        if (tenant != null) {
-            openByTenant.get((String) tenant).decrementAndGet();
+        if (exchange.getAttribute(PERMIT) instanceof StreamPermit permit) {
+            permit.release();
         }
     }
 
