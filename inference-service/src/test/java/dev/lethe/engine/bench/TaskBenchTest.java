@@ -188,6 +188,17 @@ class TaskBenchTest {
         assertEquals(PolicySpec.of("lethe"), s.get("lethe (defaults)"));
     }
 
+    @Test
+    void sinksPromptKeepsTheWholePromptForLetheAndStreamingLlmAlike() {
+        Map<String, PolicySpec> s = TaskBench.settings(List.of("lethe", "h2o", "streamingllm"), List.of("0.35"),
+                List.of("5"), List.of("0.3"), List.of("0.95"), 64, "prompt");
+        assertEquals(PolicySpec.of("lethe", "sparse-ratio", "5", "delta", "64", "recent-ratio", "0.3", "gamma", "0.95", "keep-prompt", "true"),
+                s.get("lethe τ=5 Δ=64 r=0.3 γ=0.95 s=prompt"));
+        assertEquals(PolicySpec.of("streamingllm", "budget-ratio", "0.35", "grace", "64", "keep-prompt", "true"),
+                s.get("streamingllm budget=0.35 s=prompt"));
+        assertEquals(PolicySpec.of("h2o", "budget-ratio", "0.35", "grace", "64"), s.get("h2o budget=0.35"));
+    }
+
     private static int[] ints(JsonNode array) {
         int[] out = new int[array.size()];
         for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
