@@ -154,15 +154,17 @@ class WorkerConfiguration {
                 .waitDurationInOpenState(b.openFor())
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .build());
-        return new Checkpoints(store, breaker, events, model, metrics, identity.id(), clock);
+        return new Checkpoints(store, breaker, events, model, metrics, identity.id(), clock,
+                properties.checkpoints().maxPendingDeletes());
     }
 
     @Bean(destroyMethod = "close")
     OwnedJobs ownedJobs(ContinuousBatchScheduler scheduler, StreamPublisher streams, Checkpoints checkpoints,
                         EventPublisher events, Clock clock, WorkerProperties properties, WorkerMetrics metrics) {
         var c = properties.checkpoints();
-        var jobs = new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout());
-        metrics.watchCheckpoints(checkpoints::circuit, jobs::checkpointsFailing);
+        var jobs = new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout(),
+                c.retryDeletesEvery());
+        metrics.watchCheckpoints(checkpoints::circuit, jobs::checkpointsFailing, checkpoints::pendingDeletes);
         return jobs;
     }
 
