@@ -146,16 +146,19 @@ class WorkerConfiguration {
     @Bean
     Checkpoints checkpoints(CheckpointStore store, EventPublisher events, Model model, WorkerMetrics metrics,
                             WorkerIdentity identity, Clock clock, WorkerProperties properties) {
-        var b = properties.checkpoints().breaker();
-        CircuitBreaker breaker = CircuitBreaker.of("lethe-checkpoint-store", CircuitBreakerConfig.custom()
+        return new Checkpoints(store, checkpointBreaker(properties.checkpoints().breaker()), events, model, metrics,
+                identity.id(), clock, properties.checkpoints().maxPendingDeletes());
+    }
+
+    /** The circuit breaker around checkpoint writes: one write probes the store when the open wait is over. */
+    static CircuitBreaker checkpointBreaker(WorkerProperties.Breaker b) {
+        return CircuitBreaker.of("lethe-checkpoint-store", CircuitBreakerConfig.custom()
                 .slidingWindowSize(b.window())
                 .minimumNumberOfCalls(b.window())
                 .failureRateThreshold(b.failureRate())
                 .waitDurationInOpenState(b.openFor())
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .build());
-        return new Checkpoints(store, breaker, events, model, metrics, identity.id(), clock,
-                properties.checkpoints().maxPendingDeletes());
     }
 
     @Bean(destroyMethod = "close")
