@@ -220,7 +220,7 @@ final class JobStream implements JobListener {
     @Override
     public void onCheckpoint(TakenCheckpoint checkpoint) {
         synchronized (this) {
-            if (!admitted) return; // not asked for: nothing would store it in order with the others
+            if (!admitted) return; // not admitted: it holds no turn at the store's circuit breaker
             admitted = false;
         }
         hooks.checkpoint(this, checkpoint);
@@ -245,7 +245,7 @@ final class JobStream implements JobListener {
     public void onPreempted(PreemptReason reason, TakenCheckpoint checkpoint) {
         boolean release;
         synchronized (this) {
-            // Admitted, but it could not be serialised: the store will not see it.
+            // Admitted, but it could not be serialised: the store will not see it. One not admitted is not stored.
             release = admitted && checkpoint == null;
             if (!admitted) checkpoint = null;
             admitted = false;
