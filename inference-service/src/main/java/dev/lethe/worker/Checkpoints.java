@@ -22,6 +22,10 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -35,6 +39,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Blob writes go through a circuit breaker: when the store keeps failing, checkpoints are skipped at once
  * (the jobs keep decoding, and nothing waits on a dead store) until the breaker lets one through to try it again.
+ * The breaker is asked before a checkpoint is serialised ({@link #admit}), so that a skipped one costs the decode
+ * thread nothing; an admitted checkpoint ends in {@link #store} or {@link #release}.
+ *
+ * <p>The blobs of a job that ended while the store was down wait in {@link PendingDeletes} and are deleted once
+ * it is back: when the circuit closes, and every {@code retry-deletes-every} ({@link #retryDeletes}).
  */
 final class Checkpoints {
     private static final Logger log = LoggerFactory.getLogger(Checkpoints.class);
@@ -56,9 +65,14 @@ final class Checkpoints {
     private volatile Failure lastFailure;
     private volatile Instant lastStored;
     private volatile Instant circuitSince;
+    /** Per job, the ids of its blobs this worker stored that are not known to be deleted. */
+    private final Map<String, Set<String>> blobsOf = new ConcurrentHashMap<>();
+    private final PendingDeletes pendingDeletes;
+    private volatile Runnable onStoreBack = () -> { };
 
+    /** @param maxPendingDeletes how many ended jobs may wait for the store to delete their blobs */
     Checkpoints(CheckpointStore store, CircuitBreaker breaker, EventPublisher events, Model model, WorkerMetrics metrics,
-                String workerId, Clock clock) {
+                String workerId, Clock clock, int maxPendingDeletes) {
         this.store = store;
         this.breaker = breaker;
         this.events = events;
@@ -68,6 +82,7 @@ final class Checkpoints {
         this.workerId = workerId;
         this.clock = clock;
         this.circuitSince = clock.instant();
+        this.pendingDeletes = new PendingDeletes(maxPendingDeletes, metrics::deletesDropped);
         breaker.getEventPublisher().onStateTransition(event -> {
             circuitSince = clock.instant();
             var to = event.getStateTransition().getToState();
@@ -77,7 +92,16 @@ final class Checkpoints {
             } else {
                 log.info("checkpoint store {}: circuit {}", store.describe(), event.getStateTransition());
             }
+            if (to == CircuitBreaker.State.CLOSED) onStoreBack.run();
         });
+    }
+
+    /**
+     * What to run when the circuit closes (the store is back): hand {@link #retryDeletes} to the thread that does
+     * checkpoint work. Runs on the thread whose write closed the circuit, so it must not block.
+     */
+    void onStoreBack(Runnable action) {
+        this.onStoreBack = action;
     }
 
     String describe() {
@@ -113,8 +137,34 @@ final class Checkpoints {
     }
 
     /**
-     * Puts the blob (through the circuit breaker), writes the manifest (acknowledged), then deletes the job's older
-     * blobs. Every failure is counted and remembered, and says which step failed.
+     * Whether a checkpoint may be serialised now, as the circuit breaker says: always while it is closed, never while
+     * it is open, and for as many as it probes with while it is half-open (the first checkpoint after the open wait
+     * turns it half-open and is the probe). Admitted, the checkpoint holds one of the breaker's calls until it ends
+     * in {@link #store} or {@link #release}. Called on the decode thread: it only asks the breaker.
+     *
+     * @throws CheckpointFailedException reason {@code CIRCUIT_OPEN} (counted as a failure and a skip) when not admitted
+     */
+    void admit() throws CheckpointFailedException {
+        if (breaker.tryAcquirePermission()) return;
+        metrics.checkpointSkipped(WorkerMetrics.SkipReason.CIRCUIT_OPEN);
+        throw failed(Reason.CIRCUIT_OPEN, "checkpoint not taken: the checkpoint store " + store.describe()
+                + " keeps failing (circuit " + breaker.getState() + " since " + circuitSince + ")", null);
+    }
+
+    /** A checkpoint skipped, not serialised, because its job's previous one is still being stored. */
+    void skippedInFlight() {
+        metrics.checkpointSkipped(WorkerMetrics.SkipReason.IN_FLIGHT);
+    }
+
+    /** An admitted checkpoint that will not be stored (it could not be serialised, or its job is gone). */
+    void release() {
+        breaker.releasePermission();
+    }
+
+    /**
+     * Puts the blob of a checkpoint {@link #admit admitted} by the circuit breaker (its outcome goes back to the
+     * breaker), writes the manifest (acknowledged), then deletes the job's older blobs. Every failure is counted and
+     * remembered, and says which step failed.
      */
     Stored store(String jobId, PolicySpec policy, TakenCheckpoint checkpoint) throws CheckpointFailedException {
         long t0 = System.nanoTime();
@@ -122,10 +172,6 @@ final class Checkpoints {
         String id = "ck-%09d-%s-%06x".formatted(Math.max(0, checkpoint.lastSeq() + 1), workerId.replaceAll("[^A-Za-z0-9._~-]", "-"),
                 ThreadLocalRandom.current().nextInt(1 << 24));
         if (id.length() > 128) id = id.substring(0, 120) + id.substring(id.length() - 7);
-        if (!breaker.tryAcquirePermission()) {
-            throw failed(Reason.CIRCUIT_OPEN, "checkpoint at seq " + checkpoint.lastSeq() + " not tried: the checkpoint store "
-                    + store.describe() + " keeps failing (circuit open since " + circuitSince + ")", null);
-        }
         StoredCheckpoint stored;
         long putStart = System.nanoTime();
         try {
@@ -136,6 +182,7 @@ final class Checkpoints {
             throw failed(Reason.STORE, "checkpoint at seq " + checkpoint.lastSeq() + " not stored in " + store.describe()
                     + ": " + innermost(e), e);
         }
+        blobsOf.computeIfAbsent(jobId, j -> ConcurrentHashMap.newKeySet()).add(id);
         var layout = model.kvLayout();
         CheckpointManifest manifest = new CheckpointManifest(jobId, id, checkpoint.lastSeq(), stored.uri().toString(),
                 stored.bytes(), stored.sha256(), model.identity().modelHash(),
@@ -150,6 +197,10 @@ final class Checkpoints {
         metrics.checkpointStored();
         try {
             store.deleteOlderThan(jobId, id);
+            // Every other blob this worker stored for the job is older, and went (the next success retries a failure).
+            Set<String> ids = blobsOf.get(jobId);
+            String kept = id;
+            if (ids != null) ids.removeIf(other -> !other.equals(kept));
         } catch (CheckpointStoreException e) {
             log.warn("job {}: older checkpoints not deleted: {}", jobId, e.getMessage());
         }
@@ -190,17 +241,47 @@ final class Checkpoints {
         };
     }
 
-    /** Deletes every blob of an ended job and writes a tombstone for its manifest. */
-    void deleteAll(String jobId) {
+    /**
+     * Deletes every blob of an ended job and writes a tombstone for its manifest. When the store fails, the blobs
+     * this worker knows of (those it stored, and {@code knownCheckpointId}, the newest manifest it read, if any)
+     * wait to be deleted once the store is back.
+     */
+    void deleteAll(String jobId, String knownCheckpointId) {
+        Set<String> known = new HashSet<>();
+        Set<String> stored = blobsOf.remove(jobId);
+        if (stored != null) known.addAll(stored);
+        if (knownCheckpointId != null) known.add(knownCheckpointId);
         try {
             store.deleteAllFor(jobId);
+            pendingDeletes.remove(jobId);
         } catch (CheckpointStoreException e) {
-            log.warn("job {}: checkpoints not deleted: {}", jobId, e.getMessage());
+            pendingDeletes.add(jobId, known);
+            log.warn("job {}: checkpoints not deleted: {}; {}", jobId, e.getMessage(), known.isEmpty()
+                    ? "none stored or read by this worker" : known + " will be deleted when the store is back");
         }
         try {
             events.send(new ProducerRecord<>(Topics.CHECKPOINTS, jobId.getBytes(StandardCharsets.UTF_8), null));
         } catch (PublishException e) {
             log.warn("job {}: no tombstone for its checkpoint manifest: {}", jobId, e.getMessage());
         }
+    }
+
+    /** A job this worker no longer owns (handed over, lost): its blobs are for its next owner to delete. */
+    void forget(String jobId) {
+        blobsOf.remove(jobId);
+    }
+
+    /** How many ended jobs wait for their blobs to be deleted. */
+    int pendingDeletes() {
+        return pendingDeletes.size();
+    }
+
+    /**
+     * Deletes the blobs of ended jobs that could not be deleted when they ended, if the circuit is closed (the
+     * store writes again) and some wait. Calls the store: run it where checkpoint work runs, not on the decode thread.
+     */
+    void retryDeletes() {
+        if (pendingDeletes.size() == 0 || breaker.getState() != CircuitBreaker.State.CLOSED) return;
+        pendingDeletes.retry(store);
     }
 }

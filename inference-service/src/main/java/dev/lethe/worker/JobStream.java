@@ -28,13 +28,40 @@ import java.util.function.LongSupplier;
  */
 final class JobStream implements JobListener {
 
-    /** What a run hands to the rest of the worker: checkpoints to store, a preemption to carry out. */
+    /**
+     * What a run hands to the rest of the worker: checkpoints to store, a preemption to carry out. A checkpoint is
+     * serialised only once {@link #admit} said yes; an admitted one then reaches {@link #checkpoint} or
+     * {@link #preempted}, or else {@link #release}.
+     */
     interface Hooks {
+        /** On the decode thread, before a checkpoint of the run is serialised: whether it could be stored now. */
+        boolean admit(JobStream stream);
+
+        /** A checkpoint was skipped because the run's previous one is still being stored. */
+        void skippedInFlight(JobStream stream);
+
+        /** An admitted checkpoint that will not come (it could not be serialised). */
+        void release(JobStream stream);
+
         void checkpoint(JobStream stream, TakenCheckpoint checkpoint);
 
         void preempted(JobStream stream, PreemptReason reason, TakenCheckpoint checkpoint);
 
+        /** No one stores checkpoints: none is taken. */
         Hooks NONE = new Hooks() {
+            @Override
+            public boolean admit(JobStream stream) {
+                return false;
+            }
+
+            @Override
+            public void skippedInFlight(JobStream stream) {
+            }
+
+            @Override
+            public void release(JobStream stream) {
+            }
+
             @Override
             public void checkpoint(JobStream stream, TakenCheckpoint checkpoint) {
             }
@@ -81,6 +108,8 @@ final class JobStream implements JobListener {
     private boolean ended;
     private String resumedFrom;
     private boolean checkpointInFlight;
+    /** The hooks admitted a checkpoint that has not come yet. */
+    private boolean admitted;
 
     /**
      * @param delivered the tokens the job's client already has (empty for a new job): this run continues after them
@@ -168,13 +197,43 @@ final class JobStream implements JobListener {
     }
 
     @Override
+    public boolean checkpointWanted(boolean leaving) {
+        boolean busy;
+        synchronized (this) {
+            if (ended || outcome != null) return false;
+            // The store is behind: skip this one rather than pile blobs up in memory; the next is due soon. A
+            // preemption's goes anyway, after the one in flight: it is the job's last here.
+            busy = checkpointInFlight && !leaving;
+        }
+        if (busy) {
+            hooks.skippedInFlight(this);
+            return false;
+        }
+        if (!hooks.admit(this)) return false;
+        synchronized (this) {
+            admitted = true;
+            if (!leaving) checkpointInFlight = true;
+        }
+        return true;
+    }
+
+    @Override
     public void onCheckpoint(TakenCheckpoint checkpoint) {
         synchronized (this) {
-            // The store is behind: skip this one rather than pile blobs up in memory; the next is due soon.
-            if (checkpointInFlight || ended || outcome != null) return;
-            checkpointInFlight = true;
+            if (!admitted) return; // not admitted: it holds no turn at the store's circuit breaker
+            admitted = false;
         }
         hooks.checkpoint(this, checkpoint);
+    }
+
+    @Override
+    public void onCheckpointFailed() {
+        synchronized (this) {
+            if (!admitted) return;
+            admitted = false;
+            checkpointInFlight = false;
+        }
+        hooks.release(this);
     }
 
     /** The store has the checkpoint (or gave up on it): the next one may go. */
@@ -184,7 +243,12 @@ final class JobStream implements JobListener {
 
     @Override
     public void onPreempted(PreemptReason reason, TakenCheckpoint checkpoint) {
+        boolean release;
         synchronized (this) {
+            // Admitted, but it could not be serialised: the store will not see it. One not admitted is not stored.
+            release = admitted && checkpoint == null;
+            if (!admitted) checkpoint = null;
+            admitted = false;
             preemptedFor = reason;
             if (reason == PreemptReason.LOST) {
                 // Another worker owns the job now: nothing more from here.
@@ -196,6 +260,7 @@ final class JobStream implements JobListener {
             }
         }
         if (reason == PreemptReason.LOST) flushed.complete(null);
+        if (release) hooks.release(this);
         hooks.preempted(this, reason, checkpoint);
         wake.run();
     }

@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -36,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * is their turn, and jobs handed over when their partition goes elsewhere.
  *
  * <p>Checkpoint and preemption work runs on one thread, in order, so that a job's checkpoints, its preemption and
- * the deletion of its checkpoints once it ended never overtake one another.
+ * the deletion of its checkpoints once it ended never overtake one another. Deletions that failed (the store was
+ * down) are retried there too: when the store's circuit closes, and every {@code retryDeletesEvery}.
  */
 final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(OwnedJobs.class);
@@ -81,11 +83,12 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
             r -> Thread.ofPlatform().name("lethe-resume-timer").daemon().unstarted(r));
 
     /**
-     * @param preemptHold how long a job preempted on request waits before it may resume here (queued and
-     *                    higher-priority work goes first; a take-over by another worker may come meanwhile)
+     * @param preemptHold        how long a job preempted on request waits before it may resume here (queued and
+     *                           higher-priority work goes first; a take-over by another worker may come meanwhile)
+     * @param retryDeletesEvery  how often deletions of ended jobs' checkpoints that failed are tried again
      */
     OwnedJobs(ContinuousBatchScheduler scheduler, StreamPublisher streams, Checkpoints checkpoints, EventPublisher events,
-              Clock clock, Duration preemptHold, Duration flushTimeout) {
+              Clock clock, Duration preemptHold, Duration flushTimeout, Duration retryDeletesEvery) {
         this.scheduler = scheduler;
         this.streams = streams;
         this.checkpoints = checkpoints;
@@ -93,6 +96,18 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
         this.clock = clock;
         this.preemptHold = preemptHold;
         this.flushTimeout = flushTimeout;
+        checkpoints.onStoreBack(() -> execute(checkpoints::retryDeletes));
+        timers.scheduleWithFixedDelay(() -> execute(checkpoints::retryDeletes), retryDeletesEvery.toMillis(),
+                retryDeletesEvery.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Runs {@code task} on the checkpoint thread, unless the worker is closing. */
+    private void execute(Runnable task) {
+        try {
+            work.execute(task);
+        } catch (RejectedExecutionException e) {
+            log.debug("not run: the worker is closing", e);
+        }
     }
 
     /** Whether this worker has the job (owned and unfinished), or saw it end: a request for it must not start it again. */
@@ -146,9 +161,34 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
     }
 
     @Override
+    public boolean admit(JobStream stream) {
+        if (!jobs.containsKey(stream.jobId())) return false;
+        try {
+            checkpoints.admit();
+            return true;
+        } catch (CheckpointFailedException e) {
+            // A skipped checkpoint is a failed one in the job's state; the breaker's opening was logged once.
+            log.debug("job {}: {}", stream.jobId(), e.getMessage());
+            execute(() -> stream.publish(stream.tracker().checkpointFailed(e.getMessage())));
+            return false;
+        }
+    }
+
+    @Override
+    public void skippedInFlight(JobStream stream) {
+        checkpoints.skippedInFlight();
+    }
+
+    @Override
+    public void release(JobStream stream) {
+        checkpoints.release();
+    }
+
+    @Override
     public void checkpoint(JobStream stream, TakenCheckpoint checkpoint) {
         Job job = jobs.get(stream.jobId());
         if (job == null) {
+            checkpoints.release();
             stream.checkpointDone();
             return;
         }
@@ -158,12 +198,7 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
                 job.manifest = stored.manifest();
                 stream.publish(stream.tracker().checkpointed(stored.record()));
             } catch (CheckpointFailedException e) {
-                // While the circuit is open every checkpoint is skipped; the breaker's opening was logged once.
-                if (e.reason() == CheckpointFailedException.Reason.CIRCUIT_OPEN) {
-                    log.debug("job {}: {}", job.jobId, e.getMessage());
-                } else {
-                    log.warn("job {}: {}", job.jobId, e.getMessage());
-                }
+                log.warn("job {}: {}", job.jobId, e.getMessage());
                 stream.publish(stream.tracker().checkpointFailed(e.getMessage()));
             } catch (RuntimeException e) {
                 log.error("job {}: checkpoint at seq {} not stored", job.jobId, checkpoint.lastSeq(), e);
@@ -177,9 +212,9 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
     @Override
     public void preempted(JobStream stream, PreemptReason reason, TakenCheckpoint checkpoint) {
         Job job = jobs.get(stream.jobId());
-        if (job == null) return;
-        if (reason == PreemptReason.LOST) {
-            forget(job);
+        if (job == null || reason == PreemptReason.LOST) {
+            if (checkpoint != null) checkpoints.release();
+            if (job != null) forget(job);
             return;
         }
         work.execute(() -> carryOut(job, stream, reason, checkpoint));
@@ -255,13 +290,14 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
         Job job = jobs.get(tracker.jobId());
         ended.add(tracker.jobId());
         work.execute(() -> {
-            checkpoints.deleteAll(tracker.jobId());
+            CheckpointManifest manifest = job == null ? null : job.manifest;
+            checkpoints.deleteAll(tracker.jobId(), manifest == null ? null : manifest.checkpointId());
             if (job != null) forget(job);
         });
     }
 
     private void forget(Job job) {
-        jobs.remove(job.jobId, job);
+        if (jobs.remove(job.jobId, job)) checkpoints.forget(job.jobId);
         synchronized (job) {
             job.waiting = false;
             if (job.hold != null) job.hold.cancel(false);
@@ -303,7 +339,8 @@ final class OwnedJobs implements JobStream.Hooks, AutoCloseable {
             log.error("job {}: cancel not recorded: {}", job.jobId, e.toString());
         }
         ended.add(job.jobId);
-        checkpoints.deleteAll(job.jobId);
+        CheckpointManifest manifest = job.manifest;
+        checkpoints.deleteAll(job.jobId, manifest == null ? null : manifest.checkpointId());
         forget(job);
     }
 

@@ -97,7 +97,8 @@ final class TakeOver {
             }
             jobs.rememberEnded(endedJobs);
             for (String jobId : manifests.keySet()) {
-                if (endedJobs.contains(jobId)) checkpoints.deleteAll(jobId); // a previous owner stopped before cleaning up
+                // A previous owner stopped before cleaning up.
+                if (endedJobs.contains(jobId)) checkpoints.deleteAll(jobId, manifests.get(jobId).checkpointId());
             }
             if (unfinished.isEmpty()) return 0;
             Map<String, JobRequest> requests = requests(consumer, unfinished.values());
@@ -124,11 +125,11 @@ final class TakeOver {
             // The previous owner wrote the job's last chunk but died before its final state.
             events.send(events.record(Topics.JOBS, tracker.endedBefore(delivered.ids().length - 1L, delivered.finishReason())));
             jobs.rememberEnded(List.of(status.jobId()));
-            checkpoints.deleteAll(status.jobId());
+            checkpoints.deleteAll(status.jobId(), checkpointId(found));
             return;
         }
         if (request == null) {
-            fail(tracker, "REQUEST_NOT_FOUND", "the request of job " + status.jobId() + " could not be read back from "
+            fail(tracker, found, "REQUEST_NOT_FOUND", "the request of job " + status.jobId() + " could not be read back from "
                     + Topics.REQUESTS + " (" + requestDetail(status) + ") to take the job over");
             return;
         }
@@ -136,7 +137,7 @@ final class TakeOver {
         try {
             spec = preparer.prepare(request, chosenSeed(status));
         } catch (JobRejectedException e) {
-            fail(tracker, e.code(), e.getMessage());
+            fail(tracker, found, e.code(), e.getMessage());
             return;
         }
         if (earlyCancels.take(status.jobId())) {
@@ -146,7 +147,7 @@ final class TakeOver {
                             FinishReason.CANCELLED, clock)),
                     events.record(Topics.JOBS, tracker.cancelledWhileWaiting())));
             jobs.rememberEnded(List.of(status.jobId()));
-            checkpoints.deleteAll(status.jobId());
+            checkpoints.deleteAll(status.jobId(), checkpointId(found));
             return;
         }
         if (delivered.gap() != null) tracker.inexact(delivered.gap());
@@ -156,14 +157,18 @@ final class TakeOver {
         jobs.takeOver(tracker, found.partition(), spec, found.manifest(), delivered.ids());
     }
 
-    private void fail(JobTracker tracker, String code, String message) {
+    private static String checkpointId(Found found) {
+        return found.manifest() == null ? null : found.manifest().checkpointId();
+    }
+
+    private void fail(JobTracker tracker, Found found, String code, String message) {
         log.warn("job {} cannot be taken over: {}", tracker.jobId(), message);
         events.sendAll(List.of(
                 events.record(Topics.TOKENS, JobStream.endAfter(tracker.jobId(), tracker.lastSeq(), workerId, tracker.attempt(),
                         FinishReason.ERROR, clock)),
                 events.record(Topics.JOBS, tracker.failedTakeOver(code, message))));
         jobs.rememberEnded(List.of(tracker.jobId()));
-        checkpoints.deleteAll(tracker.jobId());
+        checkpoints.deleteAll(tracker.jobId(), checkpointId(found));
     }
 
     /**

@@ -146,23 +146,28 @@ class WorkerConfiguration {
     @Bean
     Checkpoints checkpoints(CheckpointStore store, EventPublisher events, Model model, WorkerMetrics metrics,
                             WorkerIdentity identity, Clock clock, WorkerProperties properties) {
-        var b = properties.checkpoints().breaker();
-        CircuitBreaker breaker = CircuitBreaker.of("lethe-checkpoint-store", CircuitBreakerConfig.custom()
+        return new Checkpoints(store, checkpointBreaker(properties.checkpoints().breaker()), events, model, metrics,
+                identity.id(), clock, properties.checkpoints().maxPendingDeletes());
+    }
+
+    /** The circuit breaker around checkpoint writes: one write probes the store when the open wait is over. */
+    static CircuitBreaker checkpointBreaker(WorkerProperties.Breaker b) {
+        return CircuitBreaker.of("lethe-checkpoint-store", CircuitBreakerConfig.custom()
                 .slidingWindowSize(b.window())
                 .minimumNumberOfCalls(b.window())
                 .failureRateThreshold(b.failureRate())
                 .waitDurationInOpenState(b.openFor())
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .build());
-        return new Checkpoints(store, breaker, events, model, metrics, identity.id(), clock);
     }
 
     @Bean(destroyMethod = "close")
     OwnedJobs ownedJobs(ContinuousBatchScheduler scheduler, StreamPublisher streams, Checkpoints checkpoints,
                         EventPublisher events, Clock clock, WorkerProperties properties, WorkerMetrics metrics) {
         var c = properties.checkpoints();
-        var jobs = new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout());
-        metrics.watchCheckpoints(checkpoints::circuit, jobs::checkpointsFailing);
+        var jobs = new OwnedJobs(scheduler, streams, checkpoints, events, clock, c.preemptHold(), c.flushTimeout(),
+                c.retryDeletesEvery());
+        metrics.watchCheckpoints(checkpoints::circuit, jobs::checkpointsFailing, checkpoints::pendingDeletes);
         return jobs;
     }
 

@@ -25,10 +25,14 @@ import java.util.function.Supplier;
  * jobs ended by outcome; requests sent to the DLQ by failure kind; token chunks; failed writes;
  * whether request consumption is paused for back-pressure, and how often it paused;
  * checkpoints made durable [{@code lethe_worker_checkpoints_stored_total}], checkpoints that were not, by the step
- * that failed [{@code lethe_worker_checkpoints_failed_total{reason="store|circuit_open|manifest"}}], owned jobs
- * whose latest checkpoint attempt failed [{@code lethe_worker_checkpoints_failing_jobs}], and the state of the
- * circuit breaker around the checkpoint store, 1 for the current one
- * [{@code lethe_worker_checkpoints_circuit{state="closed|open|half_open"}}].
+ * that failed [{@code lethe_worker_checkpoints_failed_total{reason="store|circuit_open|manifest"}}], checkpoints
+ * skipped before they were serialised, because the circuit is open or the job's previous checkpoint is still being
+ * stored [{@code lethe_worker_checkpoints_skipped_total{reason="circuit_open|in_flight"}}] (the circuit_open ones
+ * are also failures), owned jobs whose latest checkpoint attempt failed
+ * [{@code lethe_worker_checkpoints_failing_jobs}], the state of the circuit breaker around the checkpoint store,
+ * 1 for the current one [{@code lethe_worker_checkpoints_circuit{state="closed|open|half_open"}}], ended jobs whose
+ * checkpoints wait for the store to be deleted [{@code lethe_worker_checkpoints_deletes_pending}], and those dropped
+ * from that wait for its bound, their blobs left in the store [{@code lethe_worker_checkpoints_deletes_dropped_total}].
  */
 final class WorkerMetrics {
     private final MeterRegistry registry;
@@ -39,9 +43,23 @@ final class WorkerMetrics {
     private final Counter publishFailures;
     private final Counter pauses;
     private final Counter checkpointsStored;
+    private final Counter deletesDropped;
+    private final Map<SkipReason, Counter> checkpointsSkipped = new EnumMap<>(SkipReason.class);
     private final Map<JobOutcome.Ending, Counter> finished = new EnumMap<>(JobOutcome.Ending.class);
     private final Map<CheckpointFailedException.Reason, Counter> checkpointsFailed =
             new EnumMap<>(CheckpointFailedException.Reason.class);
+
+    /** Why a checkpoint was skipped before it was serialised (a tag of its metric). */
+    enum SkipReason {
+        /** The circuit breaker around the store is open (or its half-open probe is taken). */
+        CIRCUIT_OPEN,
+        /** The job's previous checkpoint is still being stored. */
+        IN_FLIGHT;
+
+        String tag() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -62,6 +80,13 @@ final class WorkerMetrics {
             checkpointsFailed.put(reason, Counter.builder("lethe.worker.checkpoints.failed").tag("reason", reason.tag())
                     .description("Checkpoints that did not become durable, by the step that failed").register(registry));
         }
+        for (SkipReason reason : SkipReason.values()) {
+            checkpointsSkipped.put(reason, Counter.builder("lethe.worker.checkpoints.skipped").tag("reason", reason.tag())
+                    .description("Checkpoints skipped before they were serialised, by why").register(registry));
+        }
+        deletesDropped = Counter.builder("lethe.worker.checkpoints.deletes.dropped")
+                .description("Ended jobs whose checkpoints were left in the store: too many waited for it to be deleted")
+                .register(registry);
         for (JobOutcome.Ending ending : JobOutcome.Ending.values()) {
             finished.put(ending, Counter.builder("lethe.worker.jobs.finished")
                     .tag("outcome", ending.name().toLowerCase(Locale.ROOT)).register(registry));
@@ -86,10 +111,15 @@ final class WorkerMetrics {
                 .description("1 while decoding holds back because too many records wait to be written to Kafka").register(registry);
     }
 
-    /** Gauges of checkpointing: the breaker's state, and the owned jobs whose checkpoints are failing. */
-    void watchCheckpoints(Supplier<CircuitBreaker.State> circuit, IntSupplier failingJobs) {
+    /**
+     * Gauges of checkpointing: the breaker's state, the owned jobs whose checkpoints are failing, and the ended jobs
+     * whose checkpoints wait to be deleted.
+     */
+    void watchCheckpoints(Supplier<CircuitBreaker.State> circuit, IntSupplier failingJobs, IntSupplier pendingDeletes) {
         Gauge.builder("lethe.worker.checkpoints.failing.jobs", failingJobs::getAsInt)
                 .description("Owned jobs whose latest checkpoint attempt failed").register(registry);
+        Gauge.builder("lethe.worker.checkpoints.deletes.pending", pendingDeletes::getAsInt)
+                .description("Ended jobs whose checkpoints wait for the store to be deleted").register(registry);
         for (CircuitBreaker.State state : List.of(CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN,
                 CircuitBreaker.State.HALF_OPEN)) {
             Gauge.builder("lethe.worker.checkpoints.circuit", () -> circuit.get() == state ? 1 : 0)
@@ -139,6 +169,14 @@ final class WorkerMetrics {
 
     void checkpointFailed(CheckpointFailedException.Reason reason) {
         checkpointsFailed.get(reason).increment();
+    }
+
+    void checkpointSkipped(SkipReason reason) {
+        checkpointsSkipped.get(reason).increment();
+    }
+
+    void deletesDropped() {
+        deletesDropped.increment();
     }
 
     void publishFailed() {

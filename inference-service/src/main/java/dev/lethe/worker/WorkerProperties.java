@@ -95,6 +95,9 @@ public record WorkerProperties(
      * @param flushTimeout    how long a preemption waits for the job's last tokens to be written
      * @param s3              the S3 connection, for an {@code s3://} store
      * @param breaker         the circuit breaker around writes to the store
+     * @param maxPendingDeletes how many ended jobs may wait for the store to be back to delete their checkpoints
+     *                        (past that the oldest is dropped, logged, and its blobs stay in the store)
+     * @param retryDeletesEvery how often those deletions are tried again (they are also tried when the circuit closes)
      */
     public record Checkpointing(
             @DefaultValue("") String store,
@@ -104,7 +107,20 @@ public record WorkerProperties(
             @DefaultValue("10s") Duration preemptHold,
             @DefaultValue("10s") Duration flushTimeout,
             @DefaultValue S3 s3,
-            @DefaultValue Breaker breaker) {
+            @DefaultValue Breaker breaker,
+            @DefaultValue("10000") int maxPendingDeletes,
+            @DefaultValue("60s") Duration retryDeletesEvery) {
+
+        public Checkpointing {
+            if (maxPendingDeletes < 1) {
+                throw new IllegalArgumentException("lethe.worker.checkpoints.max-pending-deletes must be at least 1, got "
+                        + maxPendingDeletes);
+            }
+            if (retryDeletesEvery.isNegative() || retryDeletesEvery.isZero()) {
+                throw new IllegalArgumentException("lethe.worker.checkpoints.retry-deletes-every must be positive, got "
+                        + retryDeletesEvery);
+            }
+        }
 
         public String storeOrDefault() {
             return store.isBlank() ? Path.of(System.getProperty("java.io.tmpdir"), "lethe-checkpoints").toString() : store;

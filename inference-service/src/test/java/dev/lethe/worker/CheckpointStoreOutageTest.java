@@ -63,7 +63,8 @@ import tools.jackson.databind.json.JsonMapper;
  * jobs checkpoint every 16 tokens to S3, the server stops mid-job, and comes back on the same port. The circuit
  * breaker must open, the jobs keep decoding, the jobs' states, the health endpoint and the Prometheus metrics say
  * that checkpoints are failing, and once the server is back new checkpoints are durable (manifest on
- * {@code lethe.checkpoints}, blob in the store matching it) and every stream is exactly the engine's.
+ * {@code lethe.checkpoints}, blob in the store matching it) and every stream is exactly the engine's. A job
+ * cancelled while the server is down keeps its blobs there until it is back; then they are deleted.
  *
  * <p>Steps last at least 25 ms ({@code min-step-time}), so that the jobs outlive the outage on any machine; every
  * wait polls for its condition (no fixed sleeps).
@@ -139,6 +140,8 @@ class CheckpointStoreOutageTest {
                 job("outage-a", "Once upon a time", 300, 0.8, 11L),
                 job("outage-b", "Tim and Sue", 300, 0.9, 12L));
         Case long1 = job("outage-long", "The cat", context, 0.8, 99L);
+        // Cancelled while the store is down: its blobs cannot be deleted then.
+        Case gone = job("outage-gone", "A dog", context, 0.7, 5L);
         assertTrue(long1.expected().ids().size() > 1000, "the long job should be long: " + long1.expected().ids().size());
         for (Case c : completing) assertEquals(300, c.expected().ids().size(), c.request().jobId() + " should run to its limit");
         List<String> all = List.of("outage-a", "outage-b", "outage-long");
@@ -146,13 +149,13 @@ class CheckpointStoreOutageTest {
         try (var producer = new KafkaProducer<>(Map.<String, Object>of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers),
                 new ByteArraySerializer(), new ByteArraySerializer());
              var reader = new TopicReader(brokers, Topics.TOKENS, Topics.JOBS, Topics.CHECKPOINTS)) {
-            for (Case c : Stream.concat(completing.stream(), Stream.of(long1)).toList()) {
+            for (Case c : Stream.concat(completing.stream(), Stream.of(long1, gone)).toList()) {
                 producer.send(new ProducerRecord<>(Topics.REQUESTS, key(c.request().jobId()), CODEC.encode(c.request()))).get();
             }
 
             // 1. Checkpoints reach S3: a manifest for each job.
-            var records = reader.awaitUntil(r -> all.stream().allMatch(id -> !manifests(r, id).isEmpty()), TIMEOUT,
-                    "a durable checkpoint of every job");
+            var records = reader.awaitUntil(r -> Stream.concat(all.stream(), Stream.of("outage-gone"))
+                            .allMatch(id -> !manifests(r, id).isEmpty()), TIMEOUT, "a durable checkpoint of every job");
             Set<String> before = manifests(records, "outage-long").stream().map(CheckpointManifest::checkpointId)
                     .collect(Collectors.toSet());
 
@@ -189,6 +192,14 @@ class CheckpointStoreOutageTest {
             assertEquals(manifestsWhenDown, manifests(records, "outage-long").size(), "a checkpoint became durable with the store down");
             assertFalse(ended(records, "outage-long"), "the long job ended before the store came back");
 
+            // A job that ends while the store is down: its blobs stay there, and wait to be deleted.
+            producer.send(new ProducerRecord<>(Topics.CONTROL, key("outage-gone"),
+                    CODEC.encode(new Control("outage-gone", Control.Command.CANCEL, "test", Instant.now())))).get();
+            reader.awaitUntil(r -> ended(r, "outage-gone"), TIMEOUT, "the job cancelled while the store is down to end");
+            awaitTrue(() -> metric(prometheus(), "lethe_worker_checkpoints_deletes_pending", null) >= 1,
+                    "the cancelled job's checkpoints to wait for the store");
+            assertFalse(blobFiles("outage-gone").isEmpty(), "the cancelled job had no blob in the store to delete");
+
             // 4. The store comes back on the same port: checkpoints are durable again.
             Instant back = Instant.now();
             s3 = new S3ProxyServer(s3Directory, s3Port);
@@ -209,6 +220,12 @@ class CheckpointStoreOutageTest {
             assertEquals(JobEvent.Type.CHECKPOINTED, recovered.history().getLast().type());
             store = awaitHealth("UP");
             assertEquals("CLOSED", store.at("/details/circuit").asString(), store.toString());
+            // The circuit closed: the cancelled job's blobs are deleted now.
+            awaitTrue(() -> metric(prometheus(), "lethe_worker_checkpoints_deletes_pending", null) == 0,
+                    "the cancelled job's checkpoints to be deleted once the store is back");
+            try (S3CheckpointStore check = S3CheckpointStore.create(s3.settings(), BUCKET, PREFIX)) {
+                assertEquals(List.of(), check.list("outage-gone"), "the blobs of the job cancelled during the outage");
+            }
             awaitTrue(() -> {
                 String m = prometheus();
                 return metric(m, "lethe_worker_checkpoints_circuit", "state=\"closed\"") == 1
@@ -239,6 +256,15 @@ class CheckpointStoreOutageTest {
         var expected = SoloRun.run(model, model.tokenizer().encode(prompt, true, false),
                 new SamplingParams((float) temperature, 0, 1, 0f, seed, maxTokens, List.of()), PolicySpec.of("lethe"));
         return new Case(request, expected);
+    }
+
+    /** The files S3Proxy keeps for a job's blobs (read while the server is down). */
+    private static List<Path> blobFiles(String jobId) throws Exception {
+        Path dir = s3Directory.resolve(BUCKET).resolve(PREFIX).resolve(jobId);
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".lkv")).toList();
+        }
     }
 
     private static byte[] key(String jobId) {

@@ -476,12 +476,29 @@ public final class ContinuousBatchScheduler implements AutoCloseable {
     }
 
     private void takeCheckpoint(Running running) {
+        // A skipped checkpoint counts as taken, so the next one is due a whole interval later, not at the next step.
+        running.checkpointedCount = running.generation.generatedCount();
+        running.checkpointedAt = System.nanoTime();
+        if (!wanted(running, false)) return;
         TakenCheckpoint checkpoint = serialize(running);
-        if (checkpoint == null) return;
         try {
-            running.listener.onCheckpoint(checkpoint);
+            if (checkpoint == null) {
+                running.listener.onCheckpointFailed();
+            } else {
+                running.listener.onCheckpoint(checkpoint);
+            }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "the listener of job " + running.spec.jobId() + " failed on a checkpoint", e);
+        }
+    }
+
+    /** Whether the job's listener wants the checkpoint about to be taken; one that fails to answer gets none. */
+    private static boolean wanted(Running running, boolean leaving) {
+        try {
+            return running.listener.checkpointWanted(leaving);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the listener of job " + running.spec.jobId() + " failed on checkpointWanted", e);
+            return false;
         }
     }
 
@@ -513,7 +530,7 @@ public final class ContinuousBatchScheduler implements AutoCloseable {
     }
 
     private void preemptRunning(Running running, PreemptReason reason) {
-        TakenCheckpoint checkpoint = reason == PreemptReason.LOST ? null : serialize(running);
+        TakenCheckpoint checkpoint = reason == PreemptReason.LOST || !wanted(running, true) ? null : serialize(running);
         active.remove(running);
         running.sequence.close();
         known.remove(running.spec.jobId());

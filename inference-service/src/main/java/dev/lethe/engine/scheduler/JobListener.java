@@ -23,8 +23,24 @@ public interface JobListener {
      */
     void onToken(int seq, int tokenId, String text);
 
+    /**
+     * Asked just before the job's state is serialised for a checkpoint: {@code false} skips the checkpoint, so that
+     * the decode thread does not encode a whole KV cache that could not be stored anyway (the store is down, or still
+     * busy with the previous one). {@code leaving} is true for the checkpoint a preemption takes (a skipped one leaves
+     * without a checkpoint), false for a periodic or asked-for one. Not asked for a {@link PreemptReason#LOST} job,
+     * which leaves without a checkpoint. After {@code true} exactly one of {@link #onCheckpoint},
+     * {@link #onCheckpointFailed} (periodic or asked for) or {@link #onPreempted} (leaving) follows.
+     */
+    default boolean checkpointWanted(boolean leaving) {
+        return true;
+    }
+
     /** A checkpoint of the running job (periodic, or asked for); the job goes on. */
     default void onCheckpoint(TakenCheckpoint checkpoint) {
+    }
+
+    /** The checkpoint just wanted could not be written (logged by the scheduler); the job goes on. */
+    default void onCheckpointFailed() {
     }
 
     /**
