@@ -11,10 +11,14 @@ import dev.lethe.schemas.JobRequest;
 import dev.lethe.schemas.JobState;
 import dev.lethe.schemas.JobStatus;
 import dev.lethe.schemas.TokenChunk;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -26,6 +30,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -103,18 +108,29 @@ class GatewayFuzzTest {
         System.out.println("GatewayFuzzTest seed " + seed + " (-Dlethe.fuzz.seed=" + seed + " repeats this run)");
         Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
         List<String> knownJobs = new CopyOnWriteArrayList<>(List.of("job-000000000000000000000000"));
+        // Once one client fails the others stop, so the failure is reported at once and not after their runs.
+        AtomicBoolean failed = new AtomicBoolean();
         // A few clients at once, each with its own random stream: requests interleave as they would in service.
         try (ExecutorService clients = Executors.newFixedThreadPool(CLIENTS)) {
             List<Future<?>> runs = new ArrayList<>();
             for (int c = 0; c < CLIENTS; c++) {
                 Random random = new Random(seed + c);
                 runs.add(clients.submit(() -> {
-                    for (int i = 0; i < REQUESTS / CLIENTS; i++) {
+                    for (int i = 0; i < REQUESTS / CLIENTS && !failed.get(); i++) {
                         Call call = call(random, knownJobs);
-                        EntityExchangeResult<byte[]> result = send(web, call);
-                        int status = result.getStatus().value();
-                        statuses.merge(status, 1, Integer::sum);
-                        check(call, result, knownJobs);
+                        try {
+                            EntityExchangeResult<byte[]> result = send(web, call);
+                            int status = result.getStatus().value();
+                            statuses.merge(status, 1, Integer::sum);
+                            check(call, result, knownJobs);
+                        } catch (AssertionError e) {
+                            failed.set(true); // check's message already names the request and its answer
+                            throw e;
+                        } catch (RuntimeException e) {
+                            // e.g. WebTestClient's "Timeout on blocking read": the request that got no answer
+                            failed.set(true);
+                            throw new AssertionError(call.describe() + " -> no answer: " + e, e);
+                        }
                     }
                     return null;
                 }));
@@ -141,14 +157,42 @@ class GatewayFuzzTest {
         assertThat(line.get("message").stringValue()).contains(line.get("jobId").stringValue());
     }
 
+    /** An id with braces and a backslash reaches the server as it is, not as a URI template to expand. */
+    @Test
+    void oddCharactersInThePathReachTheServerAsSent() {
+        WebTestClient web = WebTestClient.bindToApplicationContext(context).build();
+        String id = "job-{qq\\jnt} %é\u0000";
+        Call call = new Call(HttpMethod.GET, "/v1/jobs/" + encoded(id), null, "Bearer key-fuzz", null);
+        EntityExchangeResult<byte[]> result = send(web, call);
+        assertThat(result.getStatus().value()).isEqualTo(404);
+        assertThat(json.readTree(result.getResponseBodyContent()).get("detail").stringValue())
+                .isEqualTo("no job with id " + id);
+    }
+
     // ---- requests ----
 
-    /** One request: where, how, and its body bytes (null for none). */
+    /**
+     * One request: where (a path and query already percent-encoded, sent as they are), how, and its body
+     * bytes (null for none).
+     */
     private record Call(HttpMethod method, String path, String contentType, String authorization, byte[] body) {
+        /** The request as a failure names it: enough to send it again by hand. */
         String describe() {
-            String shown = body == null ? "" : new String(body, StandardCharsets.UTF_8);
-            return method + " " + path + " [" + contentType + ", " + authorization + "] "
-                    + (shown.length() > 300 ? shown.substring(0, 300) + "..." : shown);
+            String headers = "[Content-Type: " + contentType + ", Authorization: " + authorization + "]";
+            if (body == null) {
+                return method + " " + path + " " + headers + " no body";
+            }
+            String shown = new String(body, StandardCharsets.UTF_8);
+            return method + " " + path + " " + headers + " body of " + body.length + " bytes, sha256 " + sha256(body)
+                    + ": " + (shown.length() > 300 ? shown.substring(0, 300) + "..." : shown);
+        }
+
+        private static String sha256(byte[] bytes) {
+            try {
+                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-256", e);
+            }
         }
     }
 
@@ -167,7 +211,8 @@ class GatewayFuzzTest {
             case 3 -> "application/json; charset=latin1";
             default -> "application/json";
         };
-        String job = random.nextInt(3) == 0 ? "job-" + randomText(random, 8) : knownJobs.get(random.nextInt(knownJobs.size()));
+        String job = encoded(random.nextInt(3) == 0 ? "job-" + randomText(random, 8)
+                : knownJobs.get(random.nextInt(knownJobs.size())));
         return switch (random.nextInt(16)) {
             case 0 -> new Call(HttpMethod.GET, "/v1/jobs/" + job, null, auth, null);
             case 1 -> new Call(HttpMethod.GET, "/v1/jobs/" + job + "/events" + startingAfter(random), null, auth, null);
@@ -185,14 +230,33 @@ class GatewayFuzzTest {
         return switch (random.nextInt(6)) {
             case 0 -> "";
             case 1 -> "?starting_after=" + (random.nextInt(20) - 3);
-            case 2 -> "?starting_after=" + randomText(random, 4);
+            case 2 -> "?starting_after=" + encoded(randomText(random, 4));
             case 3 -> "?starting_after=99999999999999999999";
             default -> "?starting_after=" + random.nextInt(6);
         };
     }
 
+    /**
+     * The UTF-8 bytes of a path segment or query value, every one but the unreserved characters of RFC 3986
+     * percent-encoded: the server decodes the random text back, braces, backslashes, NULs and all (a lone
+     * surrogate, which UTF-8 cannot carry, arrives as the encoder's {@code ?}).
+     */
+    private static String encoded(String text) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-._~".indexOf(c) >= 0) {
+                out.append(c);
+            } else {
+                out.append('%').append(HexFormat.of().withUpperCase().toHexDigits(b));
+            }
+        }
+        return out.toString();
+    }
+
     private EntityExchangeResult<byte[]> send(WebTestClient web, Call call) {
-        WebTestClient.RequestBodySpec spec = web.method(call.method()).uri(call.path());
+        // A URI, not a String: WebTestClient would read a string as a URI template and expand (or trip on) its braces.
+        WebTestClient.RequestBodySpec spec = web.method(call.method()).uri(URI.create(call.path()));
         if (call.authorization() != null) {
             spec.header(HttpHeaders.AUTHORIZATION, call.authorization());
         }
