@@ -48,14 +48,15 @@ final class GenerateCommand {
                                 pyramidkv, rkv; the mean retained KV fraction is printed at the end
             policy parameters (each policy takes those that apply to it; an inapplicable one is an error):
               lethe:        --sparse-ratio T (400) --recent-ratio R (0.3) --delta N (256) --gamma G (0.95)
-                            --sinks N (4) --segments D (16) --token-cap N (0 = none)
+                            --sinks N (4) --keep-prompt 1 (keep the whole prompt) --segments D (16)
+                            --token-cap N (0 = none)
               fixed budget: --budget N (tokens per layer) or --budget-ratio F (of the full length)
                             --sinks --window --recent-ratio --kernel --interval --beta (pyramidkv) --lambda (rkv)
             """;
 
     /** Command-line names of policy parameters; each is passed to the policy under the same name. */
     private static final Set<String> POLICY_PARAMETERS = Set.of("sparse-ratio", "recent-ratio", "delta", "gamma",
-            "sinks", "segments", "token-cap", "budget", "budget-ratio", "window", "kernel", "interval", "beta", "lambda");
+            "sinks", "keep-prompt", "segments", "token-cap", "budget", "budget-ratio", "window", "kernel", "interval", "beta", "lambda");
 
     private GenerateCommand() {}
 

@@ -44,20 +44,24 @@ final class Params {
         return value;
     }
 
+    /**
+     * A yes/no parameter: true or 1, false or 0. Its effective value is written 1 or 0, so that it travels in the
+     * job request's and the checkpoint manifest's numeric parameters like any other.
+     */
     boolean flag(String key, boolean defaultValue) {
         known.add(key);
         String text = spec.parameters().get(key);
         boolean value;
         if (text == null) {
             value = defaultValue;
-        } else if (text.strip().equals("true")) {
-            value = true;
-        } else if (text.strip().equals("false")) {
-            value = false;
         } else {
-            throw invalid(key, "must be true or false, got '" + text + "'");
+            value = switch (text.strip()) {
+                case "true", "1" -> true;
+                case "false", "0" -> false;
+                default -> throw invalid(key, "must be true or false (1 or 0), got '" + text + "'");
+            };
         }
-        effective.put(key, Boolean.toString(value));
+        effective.put(key, value ? "1" : "0");
         return value;
     }
 

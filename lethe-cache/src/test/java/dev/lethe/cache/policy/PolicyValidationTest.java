@@ -77,6 +77,10 @@ class PolicyValidationTest {
                     () -> Policies.create(PolicySpec.of(name, "keep-prompt", "yes", "budget", "8"), LAYOUT));
             assertTrue(e.getMessage().contains("'keep-prompt'") && e.getMessage().contains("true or false"), e.getMessage());
         }
+        // 1 and 0 too, as a job request's numeric parameters carry it; the effective spec says 1 or 0
+        assertEquals("1", Policies.create(PolicySpec.of("lethe", "keep-prompt", "1"), LAYOUT).spec().parameters().get("keep-prompt"));
+        assertEquals("1", Policies.create(PolicySpec.of("lethe", "keep-prompt", "true"), LAYOUT).spec().parameters().get("keep-prompt"));
+        assertEquals("0", Policies.create(PolicySpec.of("lethe", "keep-prompt", "0"), LAYOUT).spec().parameters().get("keep-prompt"));
     }
 
     @Test
@@ -103,7 +107,7 @@ class PolicyValidationTest {
     void theEffectiveSpecListsEveryParameterAndRebuildsTheSamePolicy() {
         var policy = Policies.create(PolicySpec.of("lethe", "sparse-ratio", "400", "recent-ratio", "0.3"), LAYOUT);
         assertEquals(Map.of("sparse-ratio", "400.0", "recent-ratio", "0.3", "delta", "256", "gamma", "0.95",
-                "sinks", "4", "keep-prompt", "false", "segments", "16", "token-cap", "0"), policy.spec().parameters());
+                "sinks", "4", "keep-prompt", "0", "segments", "16", "token-cap", "0"), policy.spec().parameters());
         for (String name : Policies.NAMES) {
             var spec = name.equals("lethe") || name.equals("full") ? PolicySpec.of(name) : PolicySpec.of(name, "budget", "32");
             var first = Policies.create(spec, LAYOUT).spec();
