@@ -104,13 +104,7 @@ public final class BatchDecoder implements AutoCloseable {
         att16 = buffer((long) pad * c.qDim() * 2);
         h = floats((long) pad * c.ffnDim());
         h16 = buffer((long) pad * c.ffnDim() * 2);
-        long partialFloats = (long) pad * c.vocabularySize();
-        for (BatchModel.Layer l : model.layers()) {
-            for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
-            }
-        }
-        partial = floats(partialFloats);
+        partial = floats(model.partialFloats(pad));
         boolean scoring = pool.scores() != null;
         workspace = buffer(BatchKernels.attentionWorkspaceBytes(maxBatch, c.heads(), c.headDim(), this.maxContext, scoring));
         int metaInts = metaInts();

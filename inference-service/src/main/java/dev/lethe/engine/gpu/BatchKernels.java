@@ -136,11 +136,6 @@ final class BatchKernels {
         configured = Gemm.V1;
     }
 
-    /** Split-K parts the first kernel uses for this matrix: enough blocks to fill the device. */
-    static int splits(DeviceMatrix w) {
-        return splits(w, Gemm.V1);
-    }
-
     /** Split-K parts the given kernel uses for this matrix (1 off the tensor cores). */
     static int splits(DeviceMatrix w, Gemm g) {
         return tensorCores(w) ? splits(w.rows(), w.cols(), g) : 1;

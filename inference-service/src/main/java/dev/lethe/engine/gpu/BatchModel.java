@@ -158,6 +158,20 @@ public final class BatchModel implements AutoCloseable {
         return inverseFrequency;
     }
 
+    /**
+     * Floats of the split-K partial sums a product of this model writes for {@code paddedRows} rows of X, at the
+     * most: the output projection (one split) or any layer matrix under whichever kernel splits it most.
+     */
+    long partialFloats(int paddedRows) {
+        long floats = (long) paddedRows * config.vocabularySize();
+        for (Layer l : layers) {
+            for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
+                floats = Math.max(floats, (long) BatchKernels.maxSplits(m) * paddedRows * m.rows());
+            }
+        }
+        return floats;
+    }
+
     /** Weight bytes one batched step reads: every layer's matrices, the output projection, one embedding row per sequence. */
     public long weightBytesPerStep(int batch) {
         long bytes = output.bytes() + batch * embedding.type().bytesFor(config.dim());

@@ -118,14 +118,8 @@ public final class GpuBatchBench {
         BatchKernels k = device.kernels().batch();
         int pad = BatchKernels.padded(n);
         int width = Math.max(c.ffnDim(), c.qDim());
-        long partialFloats = (long) pad * c.vocabularySize();
-        for (BatchModel.Layer l : model.layers()) {
-            for (DeviceMatrix m : new DeviceMatrix[] {l.wqkv(), l.wo(), l.wGateUp(), l.wDown()}) {
-                partialFloats = Math.max(partialFloats, (long) BatchKernels.maxSplits(m) * pad * m.rows());
-            }
-        }
         try (DeviceBuffer x = DeviceBuffer.allocate((long) pad * width * 4); DeviceBuffer x16 = DeviceBuffer.allocate((long) pad * width * 4);
-             DeviceBuffer partial = DeviceBuffer.allocate(partialFloats * 4)) {
+             DeviceBuffer partial = DeviceBuffer.allocate(model.partialFloats(pad) * 4)) {
             device.kernels().fillRandom(x, GgmlType.F32, 5, 1f);
             device.kernels().fillRandom(x16, GgmlType.BF16, 6, 1f);
             double[] ms = GpuBench.time(device, 5, () -> {

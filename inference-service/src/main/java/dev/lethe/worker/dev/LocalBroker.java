@@ -99,7 +99,7 @@ public final class LocalBroker {
                         .main(WorkerApplication.class)
                         .registerShutdownHook(false) // the stack stops it, before the broker it writes to
                         .run(args1.toArray(String[]::new));
-                stack.adopt(LocalStack.closing(worker));
+                stack.adopt(worker);
             } else {
                 for (int i = 1; i <= settings.workers(); i++) {
                     out.println("lethe: starting worker-" + i + " (a separate JVM) ...");

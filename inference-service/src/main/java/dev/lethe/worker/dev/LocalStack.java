@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.springframework.context.ConfigurableApplicationContext;
 
 /**
  * What {@code lethe up} has started, stopped together by one shutdown hook that is registered before anything
@@ -122,11 +121,6 @@ final class LocalStack {
     /** Waits until {@link #stop()} has finished. */
     void awaitStopped() throws InterruptedException {
         stopped.await();
-    }
-
-    /** An in-process Spring context as something to close. */
-    static AutoCloseable closing(ConfigurableApplicationContext context) {
-        return context::close;
     }
 
     /** Thrown when a part would start after the stop began. */
